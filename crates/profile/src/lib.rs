@@ -1,0 +1,1 @@
+//! Parser for OpenVPN `.ovpn` client profiles into a typed configuration.

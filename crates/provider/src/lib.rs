@@ -1,0 +1,1 @@
+//! ferrovpn tunnel provider: OpenVPN sessions on tokio.

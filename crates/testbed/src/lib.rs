@@ -1,0 +1,1 @@
+//! Test bed: network namespaces, a throwaway PKI and a real OpenVPN server.
