@@ -5,8 +5,9 @@
 //! (198.18.0.1/24 and 198.18.0.2/24). A [`Pki`] issues a CA, a server and a client
 //! certificate. An [`OpenVpnServer`] runs Debian's `openvpn` in the server namespace with a
 //! [`ServerConfig`], and [`Testbed::client_profile`] writes the matching `.ovpn` profile
-//! for the client under test, which runs in the client namespace. [`transfer_check`] and
-//! [`ping`] then verify traffic through the tunnel.
+//! for the client under test, which runs in the client namespace; [`OpenVpnClient`] runs
+//! OpenVPN's own client there as a reference. [`transfer_check`] and [`ping`] then verify
+//! traffic through the tunnel.
 //!
 //! Everything needs root, iproute2 and openvpn: [`Testbed::new`] panics without them
 //! rather than skipping. Dropping the test bed and its servers, also during a panic, stops
@@ -14,10 +15,12 @@
 //! directory.
 
 mod addresses;
+mod client;
 mod client_profile;
 mod command;
 mod management;
 mod netns;
+mod openvpn_process;
 mod pattern;
 mod ping;
 mod pki;
@@ -31,18 +34,18 @@ mod wait;
 
 pub use addresses::{
     CLIENT_LINK_ADDR, DEFAULT_PORT, LINK_PREFIX_LEN, SERVER_LINK_ADDR, SERVER_TUNNEL_ADDR,
-    SERVER_TUNNEL_ADDR_V6, TUNNEL_NETMASK, TUNNEL_NETWORK, TUNNEL_NETWORK_V6,
-    TUNNEL_PREFIX_LEN_V6,
+    SERVER_TUNNEL_ADDR_V6, TUNNEL_NETMASK, TUNNEL_NETWORK, TUNNEL_NETWORK_V6, TUNNEL_PREFIX_LEN_V6,
 };
+pub use client::OpenVpnClient;
 pub use netns::Netns;
+pub use openvpn_process::{INITIALIZATION_COMPLETED, START_TIMEOUT};
 pub use ping::{ping, MAX_PING_COUNT};
 pub use pki::{
-    CertRole, Identity, KeyAlgorithm, Pki, CA_COMMON_NAME, CLIENT_COMMON_NAME,
-    SERVER_COMMON_NAME,
+    CertRole, Identity, KeyAlgorithm, Pki, CA_COMMON_NAME, CLIENT_COMMON_NAME, SERVER_COMMON_NAME,
 };
 pub use preflight::require_root_and_tools;
 pub use process::{ProcessGuard, TERMINATE_GRACE};
-pub use server::{OpenVpnServer, INITIALIZATION_COMPLETED, START_TIMEOUT};
+pub use server::OpenVpnServer;
 pub use server_config::{
     ControlWrap, Credentials, Proto, ServerConfig, Topology, DEFAULT_DATA_CIPHERS,
     DEFAULT_TLS_AUTH_DIGEST,

@@ -42,9 +42,9 @@ pub(crate) fn command(socket: &Path, command: &str, timeout: Duration) -> Result
             break;
         }
         let mut line = String::new();
-        let read = reader.read_line(&mut line).map_err(|error| {
-            format!("no response to management command {command:?}: {error}")
-        })?;
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|error| format!("no response to management command {command:?}: {error}"))?;
         if read == 0 {
             return Err(format!(
                 "management interface closed the connection during {command:?}"

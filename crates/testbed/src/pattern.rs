@@ -77,7 +77,11 @@ mod tests {
         let whole = generate(&[100]);
         let chunkings: [&[usize]; 4] = [&[1; 100], &[3, 5, 92], &[8, 8, 84], &[7, 1, 9, 83]];
         for chunks in chunkings {
-            assert_eq!(generate(chunks), whole, "chunking {chunks:?} changed the stream");
+            assert_eq!(
+                generate(chunks),
+                whole,
+                "chunking {chunks:?} changed the stream"
+            );
         }
     }
 

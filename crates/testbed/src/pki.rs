@@ -278,11 +278,11 @@ fn generate_key(dir: &Path, stem: &str, algorithm: KeyAlgorithm) -> GeneratedKey
                 command::run_or_panic("openssl", &["pkey", "-in", &pkcs8_arg, "-traditional"]);
             write_file(&dir.join(format!("{stem}-pkcs1.key")), &pkcs1_pem, 0o600);
 
-            let key_pair = KeyPair::from_pkcs8_pem_and_sign_algo(
-                &pkcs8_pem,
-                signature_algorithm(algorithm),
-            )
-            .unwrap_or_else(|error| panic!("failed to load RSA key {pkcs8_path:?}: {error}"));
+            let key_pair =
+                KeyPair::from_pkcs8_pem_and_sign_algo(&pkcs8_pem, signature_algorithm(algorithm))
+                    .unwrap_or_else(|error| {
+                        panic!("failed to load RSA key {pkcs8_path:?}: {error}")
+                    });
             GeneratedKey {
                 key_pair,
                 pkcs8_pem,

@@ -1,14 +1,12 @@
 //! A real OpenVPN server process running in the server namespace of a test bed.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::management;
-use crate::netns::Netns;
+use crate::openvpn_process::{log_len, log_tail, read_log_from, start_openvpn};
 use crate::pki::write_file;
 use crate::process::ProcessGuard;
 use crate::server_config::{
@@ -16,18 +14,6 @@ use crate::server_config::{
 };
 use crate::testbed::{Shared, Testbed};
 use crate::wait::wait_for;
-
-/// Log line with which OpenVPN 2.6 reports that it is ready for clients.
-pub const INITIALIZATION_COMPLETED: &str = "Initialization Sequence Completed";
-
-/// Time the server gets to reach [`INITIALIZATION_COMPLETED`] before the test fails.
-pub const START_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Number of log lines shown in a panic message.
-const LOG_TAIL_LINES: usize = 40;
-
-/// Interval between two checks of a starting server.
-const START_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Time allowed for one management interface command.
 const MANAGEMENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,14 +89,17 @@ impl OpenVpnServer {
 
     /// Whole server log, covering every process started by `start` and `restart`.
     pub fn log(&self) -> String {
-        read_log(&self.files.log)
+        read_log_from(&self.files.log, 0)
     }
 
     /// Part of the server log written since the current process started.
     pub fn current_run_log(&self) -> String {
-        let bytes = fs::read(&self.files.log).unwrap_or_default();
-        let current = bytes.get(self.run_log_offset..).unwrap_or_default();
-        String::from_utf8_lossy(current).into_owned()
+        read_log_from(&self.files.log, self.run_log_offset)
+    }
+
+    /// Last 40 lines of the log, after a header naming the log file.
+    pub fn log_tail(&self) -> String {
+        log_tail(&self.files.log)
     }
 
     /// Waits until the log of the current process contains `needle`.
@@ -155,86 +144,24 @@ impl OpenVpnServer {
         management::command(socket, command, MANAGEMENT_TIMEOUT)
     }
 
-    /// Last lines of the log, prefixed with a header naming the log file.
-    pub fn log_tail(&self) -> String {
-        let log = self.log();
-        let lines: Vec<&str> = log.lines().collect();
-        let start = lines.len().saturating_sub(LOG_TAIL_LINES);
-        format!(
-            "last {} lines of {}:\n{}",
-            lines.len() - start,
-            self.files.log.display(),
-            lines[start..].join("\n")
-        )
-    }
-
-    /// Starts a new openvpn process and waits until it is ready.
+    /// Starts a new openvpn process and waits until it is ready, panicking on failure.
     fn launch(&mut self) {
-        self.run_log_offset = fs::read(&self.files.log).map_or(0, |bytes| bytes.len());
-        let log = open_log(&self.files.log);
-        let log_for_stderr = log
-            .try_clone()
-            .unwrap_or_else(|error| panic!("failed to duplicate the log file handle: {error}"));
-
-        let config_arg = self.files.config.to_string_lossy().into_owned();
-        let mut command = Netns::command(&self.shared.server_ns, "openvpn");
-        command
-            .args(["--config", &config_arg])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_for_stderr);
-
-        let process = ProcessGuard::spawn(command, "openvpn server")
-            .unwrap_or_else(|error| panic!("failed to start `ip netns exec ... openvpn`: {error}"));
+        self.run_log_offset = log_len(&self.files.log);
+        let process = start_openvpn(
+            &self.shared.server_ns,
+            &self.files.config,
+            &self.files.log,
+            self.run_log_offset,
+            "openvpn server",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
         self.process = Some(process);
 
-        self.wait_until_ready();
         tracing::info!(
             pid = self.pid(),
             ns = %self.shared.server_ns,
             proto = ?self.config.proto,
             "openvpn server ready"
-        );
-    }
-
-    /// Polls the process and its log until it is ready, panicking if it exits or times out.
-    fn wait_until_ready(&mut self) {
-        let start = Instant::now();
-        let max_polls = START_TIMEOUT.as_millis() / START_POLL_INTERVAL.as_millis() + 1;
-
-        for _ in 0..max_polls {
-            if self.current_run_log().contains(INITIALIZATION_COMPLETED) {
-                return;
-            }
-
-            let process = self
-                .process
-                .as_mut()
-                .expect("a launched server has a process");
-            match process.try_wait() {
-                Ok(None) => {}
-                Ok(Some(status)) => {
-                    self.process = None;
-                    panic!(
-                        "openvpn server exited with {status} before \"{INITIALIZATION_COMPLETED}\"\
-                         \n{}",
-                        self.log_tail()
-                    );
-                }
-                Err(error) => panic!("failed to poll the openvpn server process: {error}"),
-            }
-
-            if start.elapsed() >= START_TIMEOUT {
-                break;
-            }
-            thread::sleep(START_POLL_INTERVAL);
-        }
-
-        self.stop();
-        panic!(
-            "openvpn server did not log \"{INITIALIZATION_COMPLETED}\" within {} s\n{}",
-            START_TIMEOUT.as_secs(),
-            self.log_tail()
         );
     }
 }
@@ -263,21 +190,4 @@ fn write_server_files(dir: &Path, files: &ServerFiles, config: &ServerConfig) {
 
     write_file(&files.config, &config.render(files), 0o644);
     tracing::debug!(dir = %dir.display(), "wrote openvpn server files");
-}
-
-/// Opens the log file for appending, creating it if needed.
-fn open_log(path: &Path) -> File {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap_or_else(|error| panic!("failed to open the server log {path:?}: {error}"))
-}
-
-/// Reads the log file, or returns an empty string if it does not exist yet.
-fn read_log(path: &Path) -> String {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => String::new(),
-    }
 }

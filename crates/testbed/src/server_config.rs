@@ -384,7 +384,9 @@ impl ServerConfig {
         });
         line(format!("server {TUNNEL_NETWORK} {TUNNEL_NETMASK}"));
         if self.server_ipv6 {
-            line(format!("server-ipv6 {TUNNEL_NETWORK_V6}/{TUNNEL_PREFIX_LEN_V6}"));
+            line(format!(
+                "server-ipv6 {TUNNEL_NETWORK_V6}/{TUNNEL_PREFIX_LEN_V6}"
+            ));
         }
 
         line(format!("ca {}", files.ca_cert.display()));
@@ -424,7 +426,10 @@ impl ServerConfig {
             line(format!("auth-gen-token {lifetime}"));
         }
         if self.management {
-            line(format!("management {} unix", files.management_socket.display()));
+            line(format!(
+                "management {} unix",
+                files.management_socket.display()
+            ));
         }
 
         line(format!("verb {}", self.verb));
@@ -567,7 +572,10 @@ mod tests {
     fn render_credentials_adds_verify_script() {
         let lines = render(&config_without_pki().credentials("alice", "secret"));
         assert_has_line(&lines, "script-security 2");
-        assert_has_line(&lines, "auth-user-pass-verify /srv/verify-credentials.sh via-file");
+        assert_has_line(
+            &lines,
+            "auth-user-pass-verify /srv/verify-credentials.sh via-file",
+        );
         assert_has_line(&lines, "tmp-dir /srv/tmp");
     }
 

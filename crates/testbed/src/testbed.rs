@@ -240,7 +240,9 @@ fn interface_name(name_part: &str, pid: u32, sequence: u32, side: char) -> Strin
     let room = MAX_INTERFACE_NAME_LEN.saturating_sub(suffix.len());
     let prefix: String = name_part.chars().take(room).collect();
     let name = format!("{prefix}{suffix}");
-    name.chars().skip(name.len().saturating_sub(MAX_INTERFACE_NAME_LEN)).collect()
+    name.chars()
+        .skip(name.len().saturating_sub(MAX_INTERFACE_NAME_LEN))
+        .collect()
 }
 
 /// Deletes namespaces left by test processes that were killed before they could clean up.
@@ -274,9 +276,8 @@ fn owner_pid(ns_name: &str) -> Option<u32> {
     let [name, pid, sequence, side] = fields.as_slice() else {
         return None;
     };
-    let well_formed = !name.is_empty()
-        && sequence.parse::<u32>().is_ok()
-        && (*side == "srv" || *side == "cli");
+    let well_formed =
+        !name.is_empty() && sequence.parse::<u32>().is_ok() && (*side == "srv" || *side == "cli");
     if !well_formed {
         return None;
     }
@@ -330,7 +331,12 @@ mod tests {
 
     #[test]
     fn owner_pid_rejects_foreign_names() {
-        let foreign = ["fv-4711", "other-transfer-4711-3-srv", "fv-a-b-3-srv", "fv-a-1-2-x"];
+        let foreign = [
+            "fv-4711",
+            "other-transfer-4711-3-srv",
+            "fv-a-b-3-srv",
+            "fv-a-1-2-x",
+        ];
         for name in foreign {
             assert_eq!(owner_pid(name), None, "{name:?} must not be taken for ours");
         }

@@ -96,14 +96,20 @@ pub fn transfer_check_with_timeout(
             abort.store(true, Ordering::Relaxed);
         }
 
-        let server_result = server.join().unwrap_or_else(|panic| Err(panic_message(panic)));
+        let server_result = server
+            .join()
+            .unwrap_or_else(|panic| Err(panic_message(panic)));
         (client_result, server_result)
     });
 
     match (client_result, server_result) {
         (Ok(report), Ok(())) => Ok(report),
-        (Err(client), Ok(())) => Err(format!("transfer check failed on the client side: {client}")),
-        (Ok(_), Err(server)) => Err(format!("transfer check failed on the server side: {server}")),
+        (Err(client), Ok(())) => Err(format!(
+            "transfer check failed on the client side: {client}"
+        )),
+        (Ok(_), Err(server)) => Err(format!(
+            "transfer check failed on the server side: {server}"
+        )),
         (Err(client), Err(server)) => Err(format!(
             "transfer check failed on the client side: {client}; on the server side: {server}"
         )),
@@ -158,7 +164,11 @@ fn receive(
 
         pattern.fill(&mut expected[..want]);
         if first_mismatch == NO_MISMATCH {
-            if let Some(index) = chunk.iter().zip(&expected[..want]).position(|(a, b)| a != b) {
+            if let Some(index) = chunk
+                .iter()
+                .zip(&expected[..want])
+                .position(|(a, b)| a != b)
+            {
                 first_mismatch = (offset + index) as u64;
             }
         }

@@ -41,7 +41,11 @@ mod tests {
     #[test]
     fn wait_for_true_condition_returns_ok() {
         let result = wait_for(|| true, Duration::ZERO, "a true condition");
-        assert_eq!(result, Ok(()), "a condition that is already true must not time out");
+        assert_eq!(
+            result,
+            Ok(()),
+            "a condition that is already true must not time out"
+        );
     }
 
     #[test]
