@@ -10,7 +10,7 @@ use crate::testbed::Testbed;
 impl Testbed {
     /// Builds a client profile for a server started with `config`.
     ///
-    /// The profile holds `<ca>`, `<cert>` and `<key>` from `pki` inline (no client
+    /// The profile contains `<ca>`, `<cert>` and `<key>` from `pki` inline (no client
     /// certificate when the server does not verify one), the control wrap of `config`
     /// (`<tls-auth>` with `key-direction 1` and `auth`, or `<tls-crypt>`),
     /// `remote 198.18.0.1 <port> udp|tcp`, `remote-cert-tls server` and `data-ciphers`.

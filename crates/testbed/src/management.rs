@@ -11,7 +11,7 @@ const MAX_RESPONSE_LINES: usize = 10_000;
 
 /// Sends `command` to the management socket and returns the response lines.
 ///
-/// OpenVPN 2.6 (`doc/management-notes.txt`) greets with a `>INFO:` line, answers
+/// OpenVPN 2.6 (`doc/management-notes.txt`) greets with a `>INFO:` line, replies to
 /// single-line commands with `SUCCESS: ...` or `ERROR: ...` and multi-line commands with
 /// lines ending in `END`. Lines starting with `>` are notifications and are skipped. An
 /// `ERROR:` response is returned as `Err`.

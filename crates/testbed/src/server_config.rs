@@ -320,7 +320,7 @@ impl ServerConfig {
     /// Uses `script` (sh) as the `auth-user-pass-verify` script, called with `via-file`.
     ///
     /// The script gets the path of a file with the username and password on two lines
-    /// as `$1`, and its directory also holds `credentials.expected` when
+    /// as `$1`, and its directory also contains `credentials.expected` when
     /// [`ServerConfig::credentials`] is set.
     pub fn verify_script(mut self, script: &str) -> Self {
         self.verify_script = Some(script.to_owned());
@@ -361,7 +361,7 @@ impl ServerConfig {
         self.server_ipv6.then_some(SERVER_TUNNEL_ADDR_V6)
     }
 
-    /// Whether an `auth-user-pass-verify` script is configured.
+    /// Returns whether an `auth-user-pass-verify` script is configured.
     pub(crate) fn checks_credentials(&self) -> bool {
         self.credentials.is_some() || self.verify_script.is_some()
     }

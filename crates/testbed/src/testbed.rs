@@ -27,7 +27,7 @@ static NEXT_TESTBED: AtomicU32 = AtomicU32::new(1);
 
 /// Two network namespaces joined by a veth pair, and a temporary directory.
 ///
-/// The server namespace holds 198.18.0.1/24 and the client namespace 198.18.0.2/24, both
+/// The server namespace has 198.18.0.1/24 and the client namespace 198.18.0.2/24, both
 /// links and both loopbacks up. Dropping the last owner (the test bed and every
 /// [`crate::OpenVpnServer`] started on it) deletes both namespaces, which also removes the
 /// veth pair, and the temporary directory. This happens during a panic too.
@@ -151,12 +151,12 @@ impl Testbed {
         self.dir().join(file_name)
     }
 
-    /// Runs `f` on a thread inside the server namespace; see [`Netns::run`].
+    /// Runs `f` on a thread inside the server namespace, like [`Netns::run`].
     pub fn run_in_server_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         Netns::run(self.server_ns(), f)
     }
 
-    /// Runs `f` on a thread inside the client namespace; see [`Netns::run`].
+    /// Runs `f` on a thread inside the client namespace, like [`Netns::run`].
     pub fn run_in_client_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         Netns::run(self.client_ns(), f)
     }

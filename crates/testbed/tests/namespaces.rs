@@ -77,7 +77,7 @@ fn ping_rejects_zero_count() {
 #[test]
 fn ping_unreachable_address_fails() {
     let testbed = Testbed::new("ping-unreachable");
-    // 198.18.0.3 is on the link prefix but assigned to nobody.
+    // 198.18.0.3 is inside the link prefix but not assigned to any interface.
     let result = ping(testbed.client_ns(), [198, 18, 0, 3], 1);
     assert!(
         result.is_err(),
@@ -207,4 +207,30 @@ fn drop_during_panic_deletes_namespaces() {
     for name in &names {
         assert_namespace_gone(name);
     }
+}
+
+#[test]
+fn new_deletes_stale_namespaces() {
+    let mut exited = Command::new("true").spawn().expect("spawn `true`");
+    exited.wait().expect("wait for `true`");
+    let stale = format!("fv-stale-{}-1-srv", exited.id());
+    let added = Command::new("ip")
+        .args(["netns", "add", &stale])
+        .status()
+        .expect("run `ip netns add`");
+    assert!(added.success(), "creating {stale} must succeed");
+
+    let _testbed = Testbed::new("stale-sweep");
+
+    assert_namespace_gone(&stale);
+}
+
+#[test]
+fn netns_spawn_runs_inside_namespace() {
+    let testbed = Testbed::new("netns-spawn");
+    let handle = Netns::spawn(testbed.server_ns(), || {
+        TcpListener::bind(SocketAddr::from((SERVER_LINK_ADDR, 0))).map(drop)
+    });
+    let bound = handle.join().expect("spawned thread must not panic");
+    assert!(bound.is_ok(), "198.18.0.1 must be bindable: {bound:?}");
 }

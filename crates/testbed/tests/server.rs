@@ -204,7 +204,8 @@ fn management_command_without_interface_fails() {
 fn restart_runs_new_process() {
     let testbed = Testbed::new("restart");
     let pki = Pki::generate(testbed.dir());
-    let mut server = OpenVpnServer::start(&testbed, &ServerConfig::new(&pki).tls_crypt());
+    let config = ServerConfig::new(&pki).tls_crypt().management();
+    let mut server = OpenVpnServer::start(&testbed, &config);
     let first_pid = server.pid().expect("first PID");
 
     server.restart();
@@ -216,6 +217,30 @@ fn restart_runs_new_process() {
         "old process {first_pid} must be gone"
     );
     assert_initialized(&server);
+    let status = server.management_command("status");
+    assert!(
+        status.is_ok(),
+        "management socket must work after restart: {status:?}"
+    );
+}
+
+#[test]
+fn restarted_server_accepts_client_again() {
+    let testbed = Testbed::new("restart-client");
+    let pki = Pki::generate(testbed.dir());
+    let config = ServerConfig::new(&pki).proto(Proto::Tcp).tls_crypt();
+    let mut server = OpenVpnServer::start(&testbed, &config);
+    server.restart();
+
+    let profile = testbed.write_client_profile(&pki, &config, &[]);
+    let _client = OpenVpnClient::start(&testbed, &profile);
+
+    let pinged = ping(testbed.client_ns(), SERVER_TUNNEL_ADDR, 2);
+    assert_eq!(
+        pinged,
+        Ok(()),
+        "198.19.0.1 must answer after a server restart"
+    );
 }
 
 #[test]
