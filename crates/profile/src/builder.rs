@@ -13,9 +13,10 @@ use zeroize::Zeroizing;
 use crate::auth;
 use crate::cipher;
 use crate::compression;
+use crate::connection;
+use crate::device;
 use crate::directive::{Directive, KindResult};
 use crate::error::{ProfileError, ProfileErrorKind};
-use crate::lexer;
 use crate::material::{self, Material};
 use crate::profile::{Loaded, Profile};
 use crate::rejected;
@@ -23,9 +24,6 @@ use crate::remote::{self, PendingRemote, Proto};
 use crate::route;
 use crate::tls::{self, TlsWrapConfig};
 use crate::warning::Warnings;
-
-/// MSS bound that `mssfix` without a value sets, MSSFIX_DEFAULT in OpenVPN 2.6 `mtu.h`.
-const MSSFIX_DEFAULT: u32 = 1492;
 
 /// Profile under construction, plus what the final checks need to know.
 pub(crate) struct Builder<'a> {
@@ -154,14 +152,7 @@ impl<'a> Builder<'a> {
                 d.expect_args(1, 1, "dev tun")?;
                 self.dev = Some((d.args[0].clone(), d.line));
             }
-            "dev-type" => {
-                d.expect_args(1, 1, "dev-type tun")?;
-                match d.args[0].as_str() {
-                    "tun" => self.dev_type_tun = true,
-                    "tap" => return Err(reject_tap(d, "dev-type tap")),
-                    other => return Err(d.invalid(other, "tun")),
-                }
-            }
+            "dev-type" => self.dev_type_tun = device::parse_dev_type(d)?,
 
             "ca" => {
                 d.expect_file_args(0, "ca FILE")?;
@@ -288,7 +279,7 @@ impl<'a> Builder<'a> {
             "tun-mtu" => {
                 profile.tun_mtu = Some(d.single_number("tun-mtu BYTES", "a size in bytes")?)
             }
-            "mssfix" => profile.mssfix = Some(parse_mssfix(d, &mut self.warnings)?),
+            "mssfix" => profile.mssfix = Some(device::parse_mssfix(d, &mut self.warnings)?),
 
             "route" => profile.routes.push(route::parse_route(d)?),
             "route-ipv6" => profile.routes_ipv6.push(route::parse_route_ipv6(d)?),
@@ -305,8 +296,8 @@ impl<'a> Builder<'a> {
             "mute" => profile.mute = Some(d.single_number("mute N", "a number of messages")?),
 
             "setenv" => return self.apply_setenv(directive),
-            "script-security" => check_script_security(d)?,
-            "mode" => check_mode(d)?,
+            "script-security" => rejected::check_script_security(d)?,
+            "mode" => rejected::check_mode(d)?,
             "cd" => {
                 d.expect_args(1, 1, "cd DIRECTORY")?;
                 let base_dir = self.base_dir.as_deref();
@@ -348,63 +339,9 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// Applies a `<connection>` block: one server with its own `port` and `proto`.
+    /// Applies a `<connection>` block, which adds one server.
     fn apply_connection(&mut self, block: &Directive) -> Result<(), ProfileError> {
-        let text = block
-            .inline
-            .as_deref()
-            .map(String::as_str)
-            .unwrap_or_default();
-        let directives = lexer::lex(text, block.line + 1, self.source)?;
-
-        let mut remote: Option<PendingRemote> = None;
-        let mut port = None;
-        let mut proto = None;
-        for d in &directives {
-            let result = match d.name.as_str() {
-                "remote" if remote.is_some() => Err(d.unsupported(
-                    "a <connection> block holds one remote; put each remote in its own block"
-                        .to_owned(),
-                )),
-                "remote" => remote::parse_remote(d).map(|parsed| remote = Some(parsed)),
-                "port" | "rport" => d
-                    .expect_args(1, 1, "port PORT")
-                    .and_then(|()| remote::parse_port(d, &d.args[0]))
-                    .map(|parsed| port = Some(parsed)),
-                "proto" => d
-                    .expect_args(1, 1, "proto udp|tcp-client|...")
-                    .and_then(|()| remote::parse_proto(d, &d.args[0]))
-                    .map(|parsed| proto = Some(parsed)),
-                name => match rejected::rejection(name) {
-                    Some(message) => Err(d.unsupported(message)),
-                    None => {
-                        if !rejected::is_ignored(name) {
-                            self.warnings.push(
-                                d.line,
-                                name,
-                                format!("{name} inside <connection> is not applied"),
-                            );
-                        }
-                        Ok(())
-                    }
-                },
-            };
-            result.map_err(|kind| self.error(Some(d.line), kind))?;
-        }
-
-        let Some(mut remote) = remote else {
-            return Err(self.error(
-                Some(block.line),
-                ProfileErrorKind::InvalidContent {
-                    directive: block.name.clone(),
-                    origin: "the inline block".to_owned(),
-                    problem: "it has no remote; add `remote HOST [PORT] [PROTO]` inside it"
-                        .to_owned(),
-                },
-            ));
-        };
-        remote.port = remote.port.or(port);
-        remote.proto = remote.proto.or(proto);
+        let remote = connection::parse_connection(block, self.source, &mut self.warnings)?;
         self.remotes.push(remote);
         Ok(())
     }
@@ -445,7 +382,8 @@ impl<'a> Builder<'a> {
         };
 
         if let Some((dev, line)) = self.dev.take() {
-            check_dev(&dev, self.dev_type_tun).map_err(|kind| self.error(Some(line), kind))?;
+            device::check_dev(&dev, self.dev_type_tun)
+                .map_err(|kind| self.error(Some(line), kind))?;
             self.profile.dev = dev;
         }
 
@@ -499,79 +437,5 @@ impl<'a> Builder<'a> {
             )),
             _ => Ok(()),
         }
-    }
-}
-
-fn reject_tap(directive: &Directive, written: &str) -> ProfileErrorKind {
-    directive.unsupported(format!(
-        "`{written}` asks for an Ethernet (layer 2) device, but ferrovpn supports only tun \
-         (layer 3) devices; the server must run with dev tun, and then this line should read \
-         `dev tun`"
-    ))
-}
-
-/// Checks the `dev` name once `dev-type` is known.
-fn check_dev(dev: &str, dev_type_tun: bool) -> KindResult<()> {
-    let directive = Directive {
-        name: "dev".to_owned(),
-        args: vec![dev.to_owned()],
-        line: 0,
-        inline: None,
-    };
-    if dev_type_tun || dev.starts_with("tun") {
-        return Ok(());
-    }
-    if dev.starts_with("tap") {
-        return Err(reject_tap(&directive, &format!("dev {dev}")));
-    }
-    Err(directive.unsupported(format!(
-        "dev {dev} does not say whether it is a tun or a tap device; name it tun or tunN, or \
-         add `dev-type tun`"
-    )))
-}
-
-/// Checks `script-security LEVEL`; levels above 1 allow external programs.
-fn check_script_security(directive: &Directive) -> KindResult<()> {
-    let level: u8 = directive.single_number("script-security LEVEL", "a level from 0 to 3")?;
-    if level > 1 {
-        return Err(directive.unsupported(format!(
-            "script-security {level} allows external scripts, which ferrovpn never runs; remove \
-             the line together with the up, down or other script lines"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks `mode p2p|server`; only the client side of p2p mode exists in ferrovpn.
-fn check_mode(directive: &Directive) -> KindResult<()> {
-    directive.expect_args(1, 1, "mode p2p")?;
-    match directive.args[0].as_str() {
-        "p2p" => Ok(()),
-        "server" => Err(directive.unsupported(
-            "mode server is a server option, so this is not a client profile; use the client \
-             profile the server administrator provides"
-                .to_owned(),
-        )),
-        other => Err(directive.invalid(other, "p2p")),
-    }
-}
-
-/// Parses `mssfix [BYTES] [mtu|fixed]`.
-fn parse_mssfix(directive: &Directive, warnings: &mut Warnings) -> KindResult<u32> {
-    directive.expect_args(0, 2, "mssfix [BYTES] [mtu|fixed]")?;
-
-    match directive.arg(1) {
-        None => {}
-        Some(modifier @ ("mtu" | "fixed")) => warnings.push(
-            directive.line,
-            &directive.name,
-            format!("mssfix {modifier} is not applied; the value is used as the MSS bound"),
-        ),
-        Some(other) => return Err(directive.invalid(other, "mtu or fixed")),
-    }
-
-    match directive.arg(0) {
-        None => Ok(MSSFIX_DEFAULT),
-        Some(bytes) => directive.number(bytes, "a size in bytes"),
     }
 }

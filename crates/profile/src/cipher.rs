@@ -201,8 +201,7 @@ mod tests {
         let mut warnings = Warnings::default();
 
         let error = parse_data_ciphers(&directive("data-ciphers", &["AES-512-GCM"]), &mut warnings)
-            .err()
-            .expect("no supported cipher");
+            .expect_err("no supported cipher");
 
         assert_eq!(
             error.to_string(),

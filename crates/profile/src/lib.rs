@@ -12,6 +12,8 @@ mod auth;
 mod builder;
 mod cipher;
 mod compression;
+mod connection;
+mod device;
 mod directive;
 mod error;
 mod lexer;

@@ -276,9 +276,9 @@ mod tests {
         };
         let dir = tempfile::tempdir().expect("temporary directory");
 
-        let error = read(&directive, Some(dir.path()))
-            .err()
-            .expect("the file does not exist");
+        let Err(error) = read(&directive, Some(dir.path())) else {
+            panic!("the file does not exist but was read");
+        };
 
         let expected = dir.path().join("missing-ca.crt");
         assert!(
@@ -303,8 +303,7 @@ mod tests {
         let directive = block("key", text);
 
         let message = private_key(&directive, material(text))
-            .err()
-            .expect("an encrypted key was accepted")
+            .expect_err("an encrypted key was accepted")
             .to_string();
 
         assert!(message.contains("openssl pkey"), "message was: {message}");
@@ -334,8 +333,7 @@ mod tests {
         let directive = block("tls-auth", &text);
 
         let message = static_key(&directive, material(&text))
-            .err()
-            .expect("a short key was accepted")
+            .expect_err("a short key was accepted")
             .to_string();
 
         assert!(message.contains("500 hex digits"), "message was: {message}");

@@ -237,8 +237,8 @@ impl fmt::Debug for Redacted {
 }
 
 impl fmt::Debug for Profile {
-    /// Prints every field except the private key, which shows as `<redacted>`; the tls-auth or
-    /// tls-crypt key and the password are hidden by their own `Debug`.
+    /// Prints every field, certificates as their length and the private key as `<redacted>`.
+    /// The tls-auth or tls-crypt key and the password are hidden by their own `Debug`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pem_len = |pem: &Option<Vec<u8>>| pem.as_ref().map(Vec::len);
 

@@ -4,6 +4,8 @@
 //! server verification) or would leave a tunnel that cannot work. It is ignored silently when
 //! it only tunes behaviour that ferrovpn already has or that does not apply to it.
 
+use crate::directive::{Directive, KindResult};
+
 /// Directives that need no action and no warning.
 const IGNORED: [&str; 14] = [
     // ferrovpn is always a TLS client.
@@ -102,6 +104,33 @@ pub(crate) fn rejection(name: &str) -> Option<String> {
         _ => return None,
     };
     Some(message)
+}
+
+/// Checks `script-security LEVEL`; levels above 1 allow external programs.
+pub(crate) fn check_script_security(directive: &Directive) -> KindResult<()> {
+    let level: u8 = directive.single_number("script-security LEVEL", "a level from 0 to 3")?;
+    if level > 1 {
+        return Err(directive.unsupported(format!(
+            "script-security {level} allows external scripts, which ferrovpn never runs; remove \
+             the line together with the up, down or other script lines"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks `mode p2p|server`; a client profile is in p2p mode, OpenVPN's default.
+pub(crate) fn check_mode(directive: &Directive) -> KindResult<()> {
+    directive.expect_args(1, 1, "mode p2p")?;
+
+    match directive.args[0].as_str() {
+        "p2p" => Ok(()),
+        "server" => Err(directive.unsupported(
+            "mode server is a server option, so this is not a client profile; use the client \
+             profile the server administrator provides"
+                .to_owned(),
+        )),
+        other => Err(directive.invalid(other, "p2p")),
+    }
 }
 
 #[cfg(test)]

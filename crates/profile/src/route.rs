@@ -42,7 +42,7 @@ const REDIRECT_GATEWAY_FLAGS: [&str; 8] = [
 ];
 
 /// Returns the argument, or `None` when it is missing or OpenVPN's placeholder `default`.
-fn optional<'a>(directive: &'a Directive, index: usize) -> Option<&'a str> {
+fn optional(directive: &Directive, index: usize) -> Option<&str> {
     directive.arg(index).filter(|value| *value != "default")
 }
 

@@ -52,7 +52,10 @@ impl Warnings {
         );
     }
 
-    pub(crate) fn into_vec(self) -> Vec<Warning> {
+    /// Returns the warnings sorted by line; checks made after reading every line add theirs
+    /// late.
+    pub(crate) fn into_vec(mut self) -> Vec<Warning> {
+        self.list.sort_by_key(|warning| warning.line);
         self.list
     }
 }
