@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::directive::{Directive, KindResult};
-use crate::error::ProfileErrorKind;
 use crate::material;
 
 /// Credentials from `auth-user-pass`; missing parts are asked from the user at connect time.
@@ -31,7 +30,7 @@ impl fmt::Debug for AuthUserPass {
     }
 }
 
-/// What to do when the server rejects the credentials (`auth-retry`).
+/// Reaction to credentials the server rejects (`auth-retry`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AuthRetry {
     /// `none`: stop the session.
@@ -43,7 +42,7 @@ pub enum AuthRetry {
     Interact,
 }
 
-/// How the static challenge response is combined with the password.
+/// Encoding of the static challenge response together with the password.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StaticChallengeFormat {
     /// `scrv1`: `SCRV1:<base64 password>:<base64 response>`, the OpenVPN 2.6 format.
@@ -60,7 +59,7 @@ pub struct StaticChallenge {
     pub text: String,
     /// Whether the response may be shown while it is typed.
     pub echo: bool,
-    /// How the response is sent to the server.
+    /// Encoding of the response in the password field.
     pub format: StaticChallengeFormat,
 }
 
@@ -88,17 +87,14 @@ pub(crate) fn parse_auth_user_pass(
     let mut lines = text.lines();
     let username = lines.next().unwrap_or_default();
     if username.is_empty() {
-        return Err(ProfileErrorKind::InvalidContent {
-            directive: directive.name.clone(),
-            origin: match &material.path {
-                Some(path) => format!("\"{}\"", path.display()),
-                None => "the inline block".to_owned(),
-            },
-            problem: "the first line is empty; put the username on line 1 and, optionally, \
-                      the password on line 2"
+        return Err(material.invalid(
+            directive,
+            "the first line is empty; put the username on line 1 and, optionally, the password \
+             on line 2"
                 .to_owned(),
-        });
+        ));
     }
+
     let password = lines
         .next()
         .filter(|password| !password.is_empty())

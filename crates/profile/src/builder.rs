@@ -317,9 +317,9 @@ impl<'a> Builder<'a> {
 
     /// Applies `setenv NAME [VALUE]`, or the directive that `setenv opt` wraps.
     ///
-    /// `setenv opt DIRECTIVE ...` tells OpenVPN that DIRECTIVE is optional: it applies the
-    /// directive when it knows it and ignores it otherwise. ferrovpn already turns unknown
-    /// directives into warnings, so the wrapped directive is applied like any other.
+    /// `setenv opt DIRECTIVE ...` marks DIRECTIVE as optional, so OpenVPN applies it when the
+    /// name is known and ignores it otherwise. ferrovpn already turns unknown directives into
+    /// warnings, so the wrapped directive is applied like any other.
     fn apply_setenv(&mut self, directive: Directive) -> KindResult<()> {
         if directive.arg(0) == Some("opt") {
             directive.expect_args(2, usize::MAX, "setenv opt DIRECTIVE [ARGS...]")?;

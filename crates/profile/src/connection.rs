@@ -1,8 +1,8 @@
 //! `<connection>` blocks: one server each, with its own `port` and `proto`.
 //!
-//! OpenVPN allows more options inside a block (timeouts, proxies, MTU); ferrovpn applies
-//! `remote`, `port`, `rport` and `proto`, rejects what it rejects elsewhere, and warns about
-//! the rest.
+//! OpenVPN allows more options inside a block, such as timeouts, proxies and MTU. ferrovpn
+//! applies `remote`, `port`, `rport` and `proto`, rejects what it rejects elsewhere, and warns
+//! about the rest.
 
 use crate::directive::{Directive, KindResult};
 use crate::error::{ProfileError, ProfileErrorKind};
@@ -11,7 +11,7 @@ use crate::rejected;
 use crate::remote::{self, PendingRemote};
 use crate::warning::Warnings;
 
-/// What one block sets so far.
+/// Settings of one block read so far.
 #[derive(Default)]
 struct Entry {
     remote: Option<PendingRemote>,

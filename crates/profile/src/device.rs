@@ -31,8 +31,8 @@ pub(crate) fn parse_dev_type(directive: &Directive) -> KindResult<bool> {
 
 /// Checks the `dev` name once the whole profile is read, because `dev-type` may follow it.
 ///
-/// As in OpenVPN, a name starting with `tun` or `tap` says the type, and any other name needs
-/// `dev-type`.
+/// As in OpenVPN, a name starting with `tun` or `tap` implies the type, and any other name
+/// needs `dev-type`.
 pub(crate) fn check_dev(dev: &str, dev_type_tun: bool) -> KindResult<()> {
     if dev_type_tun || dev.starts_with("tun") {
         return Ok(());

@@ -14,7 +14,7 @@ pub struct ProfileError {
     pub source_name: String,
     /// 1-based line of the directive at fault, or `None` for a problem of the whole profile.
     pub line: Option<usize>,
-    /// What is wrong and how to fix it.
+    /// The problem and its fix.
     pub kind: ProfileErrorKind,
 }
 
@@ -38,12 +38,13 @@ fn location(source_name: &str, line: Option<usize>) -> String {
 
 /// The reason a profile was rejected; each message names the bad value and the fix.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ProfileErrorKind {
     /// A file could not be read: the profile itself or one that a directive references.
-    #[error("cannot read {what} file \"{}\": {error}", .path.display())]
+    #[error("failed to read {directive} file \"{}\": {error}", .path.display())]
     ReadFile {
         /// The directive that references the file, or `profile` for the profile itself.
-        what: String,
+        directive: String,
         /// The path as resolved against the profile's directory.
         path: PathBuf,
         /// The I/O error from the operating system.
@@ -53,7 +54,7 @@ pub enum ProfileErrorKind {
     /// A relative file path in a profile that was parsed without a base directory.
     #[error(
         "{directive} refers to the relative path \"{path}\" but the profile has no base \
-         directory; use an absolute path or an inline <{directive}> block"
+         directory; use an absolute path or put the content inline"
     )]
     RelativePath {
         /// The directive that references the file.
@@ -121,12 +122,12 @@ pub enum ProfileErrorKind {
     },
 
     /// A directive that ferrovpn rejects because ignoring it would be unsafe or would break the
-    /// tunnel; the message says why and what to change.
+    /// tunnel. The message gives the reason and the change to make.
     #[error("{message}")]
     Unsupported {
         /// The directive as written.
         directive: String,
-        /// Why it is rejected and what to do instead.
+        /// The reason for the rejection and the change to make.
         message: String,
     },
 
@@ -150,7 +151,7 @@ pub enum ProfileErrorKind {
     Missing {
         /// The missing directive.
         directive: &'static str,
-        /// What to add.
+        /// The directive or block to add.
         fix: &'static str,
     },
 
@@ -180,7 +181,7 @@ pub enum ProfileErrorKind {
         directive: String,
         /// `the inline block` or the file path.
         origin: String,
-        /// What is wrong and how to fix it.
+        /// The problem and its fix.
         problem: String,
     },
 }

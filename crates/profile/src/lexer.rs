@@ -44,21 +44,21 @@ pub(crate) fn lex(
 
         if let Some(tag) = opening_tag(&words) {
             let close = format!("</{tag}>");
-            let mut content = Zeroizing::new(String::new());
-            let mut closed = false;
-            while index < lines.len() {
-                let raw = lines[index];
-                index += 1;
-                if raw.trim_start().starts_with(&close) {
-                    closed = true;
-                    break;
-                }
+            let Some(length) = lines[index..]
+                .iter()
+                .position(|raw| raw.trim_start().starts_with(&close))
+            else {
+                return Err(fail(ProfileErrorKind::UnterminatedBlock { tag }));
+            };
+            let body = &lines[index..index + length];
+            index += length + 1;
+
+            // Sized up front so that no reallocation leaves a copy of key material behind.
+            let size = body.iter().map(|raw| raw.len() + 1).sum();
+            let mut content = Zeroizing::new(String::with_capacity(size));
+            for raw in body {
                 content.push_str(raw);
                 content.push('\n');
-            }
-
-            if !closed {
-                return Err(fail(ProfileErrorKind::UnterminatedBlock { tag }));
             }
 
             directives.push(Directive {

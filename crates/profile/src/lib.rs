@@ -1,9 +1,9 @@
 //! Parser for OpenVPN `.ovpn` client profiles into a typed configuration.
 //!
 //! [`Profile::load`] reads a profile file and every file it references; [`Profile::parse`]
-//! does the same for text already in memory. Lines are split into words as OpenVPN 2.6 does
-//! (quotes, backslash escapes, `#` and `;` comments, `<tag>...</tag>` inline blocks), and each
-//! directive is then either applied to a [`Profile`] field, ignored with a [`Warning`], or
+//! does the same for text already in memory. Lines are split into words as OpenVPN 2.6 does,
+//! with quotes, backslash escapes, `#` and `;` comments and `<tag>...</tag>` inline blocks.
+//! Each directive is then applied to a [`Profile`] field, ignored with a [`Warning`], or
 //! rejected with a [`ProfileError`] that names the line and the fix. A directive is rejected
 //! when ignoring it would be unsafe or would break the tunnel: scripts, plugins, static key
 //! mode, tap devices, real compression, ciphers ferrovpn does not implement.

@@ -31,7 +31,8 @@ impl Material {
             .any(|window| window == needle.as_bytes())
     }
 
-    fn invalid(&self, directive: &Directive, problem: String) -> ProfileErrorKind {
+    /// Builds the error for content that is not what `directive` needs.
+    pub(crate) fn invalid(&self, directive: &Directive, problem: String) -> ProfileErrorKind {
         ProfileErrorKind::InvalidContent {
             directive: directive.name.clone(),
             origin: self.origin(),
@@ -104,14 +105,14 @@ pub(crate) fn read(directive: &Directive, base_dir: Option<&Path>) -> KindResult
             path: Some(path),
         })),
         Err(error) => Err(ProfileErrorKind::ReadFile {
-            what: directive.name.clone(),
+            directive: directive.name.clone(),
             path,
             error,
         }),
     }
 }
 
-/// Checks that `material` holds PEM certificates, as `ca`, `cert` and `extra-certs` need.
+/// Checks that `material` contains PEM certificates, as `ca`, `cert` and `extra-certs` need.
 pub(crate) fn certificates(directive: &Directive, material: &Material) -> KindResult<Vec<u8>> {
     if !material.contains("-----BEGIN CERTIFICATE-----") {
         return Err(material.invalid(
@@ -124,7 +125,7 @@ pub(crate) fn certificates(directive: &Directive, material: &Material) -> KindRe
     Ok(material.bytes.to_vec())
 }
 
-/// Checks that `material` holds an unencrypted PEM private key.
+/// Checks that `material` contains an unencrypted PEM private key.
 pub(crate) fn private_key(
     directive: &Directive,
     material: Material,

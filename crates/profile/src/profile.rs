@@ -42,7 +42,7 @@ pub struct Profile {
     pub tls_wrap: Option<TlsWrapConfig>,
     /// Whether the server certificate must carry the TLS server usages (`remote-cert-tls server`).
     pub remote_cert_tls_server: bool,
-    /// Name the server certificate must carry, and which field holds it (`verify-x509-name`).
+    /// Name the server certificate must carry, and the field compared (`verify-x509-name`).
     pub verify_x509_name: Option<(String, X509NameType)>,
     /// Lowest TLS version to accept (`tls-version-min`).
     pub tls_version_min: Option<TlsVersionMin>,
@@ -128,7 +128,7 @@ pub struct Loaded {
 
 impl Profile {
     /// Reads and parses the profile at `path`; relative file names in it resolve against the
-    /// directory that holds it.
+    /// profile's directory.
     pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
         let source = path.display().to_string();
         let text = fs::read_to_string(path).map_err(|error| {
@@ -136,7 +136,7 @@ impl Profile {
                 &source,
                 None,
                 ProfileErrorKind::ReadFile {
-                    what: "profile".to_owned(),
+                    directive: "profile".to_owned(),
                     path: path.to_path_buf(),
                     error,
                 },
@@ -176,7 +176,7 @@ impl Profile {
 }
 
 impl Default for Profile {
-    /// A profile with no servers or keys and OpenVPN's defaults elsewhere.
+    /// Returns a profile with no servers or keys and OpenVPN's defaults elsewhere.
     fn default() -> Self {
         Profile {
             remotes: Vec::new(),

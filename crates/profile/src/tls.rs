@@ -41,7 +41,7 @@ impl fmt::Debug for TlsWrapConfig {
     }
 }
 
-/// Which part of the server certificate `verify-x509-name` compares.
+/// Part of the server certificate that `verify-x509-name` compares.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum X509NameType {
     /// `subject`: the whole subject distinguished name.

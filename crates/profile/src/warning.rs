@@ -10,7 +10,7 @@ pub struct Warning {
     pub line: usize,
     /// The directive as written, such as `route-delay`.
     pub directive: String,
-    /// What ferrovpn does with it, as a sentence that names the directive.
+    /// Sentence that names the directive and the way ferrovpn handles it.
     pub message: String,
 }
 
