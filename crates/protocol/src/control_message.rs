@@ -89,7 +89,9 @@ pub enum ControlMessageError {
 }
 
 /// A message from the server, parsed by its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` output shows only the length of a `PUSH_REPLY` body.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ServerMessage {
     /// `PUSH_REPLY[,options]`: the options after the comma, still unparsed.
     ///
@@ -166,6 +168,38 @@ pub enum Advance {
     Addr,
     /// `advance remote`: try the next remote.
     Remote,
+}
+
+impl fmt::Debug for ServerMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerMessage::PushReply(body) => f
+                .debug_tuple("PushReply")
+                .field(&format_args!("<{} bytes>", body.len()))
+                .finish(),
+            ServerMessage::AuthFailed(failed) => f.debug_tuple("AuthFailed").field(failed).finish(),
+            ServerMessage::AuthPending { timeout, keywords } => f
+                .debug_struct("AuthPending")
+                .field("timeout", timeout)
+                .field("keywords", keywords)
+                .finish(),
+            ServerMessage::InfoPre(text) => f.debug_tuple("InfoPre").field(text).finish(),
+            ServerMessage::Info(text) => f.debug_tuple("Info").field(text).finish(),
+            ServerMessage::Restart {
+                preserve_credentials,
+                advance,
+                text,
+            } => f
+                .debug_struct("Restart")
+                .field("preserve_credentials", preserve_credentials)
+                .field("advance", advance)
+                .field("text", text)
+                .finish(),
+            ServerMessage::Halt { text } => f.debug_struct("Halt").field("text", text).finish(),
+            ServerMessage::Exit => f.write_str("Exit"),
+            ServerMessage::Unknown(text) => f.debug_tuple("Unknown").field(text).finish(),
+        }
+    }
 }
 
 impl fmt::Display for AuthFailed {
@@ -769,6 +803,13 @@ mod tests {
                 "message {text:?}"
             );
         }
+    }
+
+    #[test]
+    fn push_reply_debug_hides_body() {
+        let message = parse("PUSH_REPLY,auth-token SESS_ID_AT_secret");
+        let debug = format!("{message:?}");
+        assert_eq!(debug, "PushReply(<28 bytes>)");
     }
 
     #[test]
