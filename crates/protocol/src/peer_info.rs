@@ -256,7 +256,9 @@ fn link_mtu(settings: &OptionsStringSettings) -> u32 {
 }
 
 /// Client features announced by the peer info block.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// The default has no data cipher, [`DEFAULT_TUN_MAX_MTU`] and [`IvProto::DEFAULT`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerInfoSettings<'a> {
     /// `data-ciphers`, sent as `IV_CIPHERS`.
     pub data_ciphers: &'a [DataCipher],
@@ -272,6 +274,18 @@ pub struct PeerInfoSettings<'a> {
     /// `IV_GUI_VER` and `IV_SSO` replace the values built here. Variables that announce
     /// protocol features, such as `IV_PROTO`, are rejected.
     pub extra: &'a [(String, String)],
+}
+
+impl Default for PeerInfoSettings<'_> {
+    fn default() -> Self {
+        PeerInfoSettings {
+            data_ciphers: &[],
+            tun_max_mtu: DEFAULT_TUN_MAX_MTU,
+            iv_proto: IvProto::DEFAULT,
+            sso_methods: &[],
+            extra: &[],
+        }
+    }
 }
 
 /// Builds the peer info block: one `NAME=value` line per variable, each ending in a newline.
