@@ -38,3 +38,6 @@ pub mod tls_crypt;
 pub mod tls_wrap;
 
 pub use cipher::DataCipher;
+pub use config::ClientConfig;
+pub use event::Event;
+pub use session::Session;
