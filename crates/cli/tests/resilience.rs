@@ -80,6 +80,25 @@ fn reneg_sec_10_keeps_traffic_flowing() {
 }
 
 #[test]
+fn client_initiated_renegotiation() {
+    let testbed = Testbed::new("clireneg");
+    let pki = Pki::generate(testbed.dir());
+    // The server never starts a renegotiation itself, so every new key comes from the client.
+    let config = ServerConfig::new(&pki).tls_auth().reneg_sec(0);
+    let _server = OpenVpnServer::start(&testbed, &config);
+    let profile = testbed.write_client_profile(&pki, &config, &["reneg-sec 6"]);
+
+    let mut client = FerrovpnClient::start(&testbed, &profile, &[]);
+    client.wait_event("connected", CONNECT_TIMEOUT);
+    client.wait_event("renegotiated", Duration::from_secs(30));
+    // The new key takes over sending when the server first uses it; give it time.
+    std::thread::sleep(Duration::from_secs(3));
+    check_traffic(&testbed, &config, &client, "after a client-initiated renegotiation");
+    assert_eq!(client.count("reconnecting"), 0, "the session reconnected instead of renegotiating");
+    assert_eq!(client.stop().code(), Some(0), "exit status");
+}
+
+#[test]
 fn server_restart_reconnects_by_itself() {
     let testbed = Testbed::new("restart");
     let pki = Pki::generate(testbed.dir());

@@ -205,7 +205,7 @@ impl fmt::Debug for ServerMessage {
 impl fmt::Display for AuthFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AuthFailed::Plain { reason: None } => f.write_str("no reason given"),
+            AuthFailed::Plain { reason: None } => f.write_str("the server gave no reason"),
             AuthFailed::Plain {
                 reason: Some(reason),
             } => f.write_str(reason),

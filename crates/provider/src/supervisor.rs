@@ -37,7 +37,7 @@ pub enum SessionError {
     #[error("the profile has no remote; add `remote HOST [PORT] [udp|tcp]`")]
     NoRemote,
     /// The server rejected the credentials.
-    #[error("{0}")]
+    #[error("authentication failed: {0}")]
     AuthFailed(String),
     /// The server or the TLS layer ended the session in a way retrying cannot fix.
     #[error("{0}")]
