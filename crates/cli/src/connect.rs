@@ -44,7 +44,10 @@ fn load_profile(path: &Path, as_json: bool) -> Result<Loaded, u8> {
         }
         Err(error) => {
             if as_json {
-                println!("{}", json!({"event": "error", "kind": "profile", "message": error.to_string()}));
+                println!(
+                    "{}",
+                    json!({"event": "error", "kind": "profile", "message": error.to_string()})
+                );
             } else {
                 eprintln!("ferrovpn: {error}");
             }
@@ -66,7 +69,11 @@ pub fn check(path: &Path, as_json: bool) -> u8 {
             .iter()
             .map(|remote| json!({"host": remote.host, "port": remote.port, "proto": format!("{:?}", remote.proto).to_lowercase()}))
             .collect();
-        let warnings: Vec<_> = loaded.warnings.iter().map(|warning| warning.to_string()).collect();
+        let warnings: Vec<_> = loaded
+            .warnings
+            .iter()
+            .map(|warning| warning.to_string())
+            .collect();
         println!(
             "{}",
             json!({"valid": true, "remotes": remotes, "warnings": warnings,
@@ -93,7 +100,9 @@ pub async fn run(args: ConnectArgs) -> u8 {
 
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("ferrovpn: connect creates a TUN device and routes, which needs root; run it with sudo");
+        eprintln!(
+            "ferrovpn: connect creates a TUN device and routes, which needs root; run it with sudo"
+        );
         return exit_code::PERMISSION_DENIED;
     }
 
@@ -104,7 +113,12 @@ pub async fn run(args: ConnectArgs) -> u8 {
 
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let session = tokio::spawn(ferrovpn_provider::run_session(profile, credentials, events_tx, shutdown_rx));
+    let session = tokio::spawn(ferrovpn_provider::run_session(
+        profile,
+        credentials,
+        events_tx,
+        shutdown_rx,
+    ));
 
     let as_json = args.json;
     let printer = tokio::spawn(async move {
@@ -137,7 +151,9 @@ pub async fn run(args: ConnectArgs) -> u8 {
                 SessionError::Config(_) | SessionError::NoRemote => exit_code::PROFILE_ERROR,
                 SessionError::AuthFailed(_) => exit_code::AUTH_FAILED,
                 SessionError::Device(_) => exit_code::FAILURE,
-                SessionError::Fatal(_) | SessionError::RetriesExhausted { .. } => exit_code::CONNECTION_FAILED,
+                SessionError::Fatal(_) | SessionError::RetriesExhausted { .. } => {
+                    exit_code::CONNECTION_FAILED
+                }
             }
         }
         Err(error) => {
@@ -148,14 +164,15 @@ pub async fn run(args: ConnectArgs) -> u8 {
 }
 
 async fn wait_for_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C disconnects");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C disconnects");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
@@ -187,7 +204,9 @@ fn ask(args: &ConnectArgs, question: &str, echo: bool) -> Result<Zeroizing<Strin
         return Err(exit_code::AUTH_NEEDED);
     }
     prompt::ask(question, echo).map_err(|error| {
-        eprintln!("ferrovpn: cannot ask for credentials: {error}; put them in the auth-user-pass file");
+        eprintln!(
+            "ferrovpn: cannot ask for credentials: {error}; put them in the auth-user-pass file"
+        );
         exit_code::AUTH_NEEDED
     })
 }

@@ -14,16 +14,25 @@ pub fn print(event: &ProviderEvent, as_json: bool) {
 
 fn to_text(event: &ProviderEvent) -> String {
     match event {
-        ProviderEvent::Connecting { host, port, proto, attempt } if *attempt > 1 => {
+        ProviderEvent::Connecting {
+            host,
+            port,
+            proto,
+            attempt,
+        } if *attempt > 1 => {
             format!("connecting to {host}:{port} ({proto}), attempt {attempt}")
         }
-        ProviderEvent::Connecting { host, port, proto, .. } => {
+        ProviderEvent::Connecting {
+            host, port, proto, ..
+        } => {
             format!("connecting to {host}:{port} ({proto})")
         }
         ProviderEvent::ServerReached { server } => format!("server {server} answered"),
         ProviderEvent::TlsEstablished => "TLS established, server certificate verified".to_owned(),
         ProviderEvent::Authenticating => "authenticating".to_owned(),
-        ProviderEvent::AuthPending { timeout: Some(timeout) } => format!(
+        ProviderEvent::AuthPending {
+            timeout: Some(timeout),
+        } => format!(
             "the server holds authentication pending for up to {} s",
             timeout.as_secs()
         ),
@@ -31,14 +40,21 @@ fn to_text(event: &ProviderEvent) -> String {
             "the server holds authentication pending".to_owned()
         }
         ProviderEvent::ServerInfo(text) => format!("server: {text}"),
-        ProviderEvent::Connected { device, addresses, cipher, server } => {
+        ProviderEvent::Connected {
+            device,
+            addresses,
+            cipher,
+            server,
+        } => {
             let addresses: Vec<String> = addresses.iter().map(ToString::to_string).collect();
             format!(
                 "connected to {server}: device {device}, address {}, cipher {cipher}",
                 addresses.join(", ")
             )
         }
-        ProviderEvent::Renegotiated { key_id } => format!("renegotiated data channel keys (key {key_id})"),
+        ProviderEvent::Renegotiated { key_id } => {
+            format!("renegotiated data channel keys (key {key_id})")
+        }
         ProviderEvent::Reconnecting { reason, delay } => {
             format!("{reason}; reconnecting in {} s", delay.as_secs())
         }
@@ -48,7 +64,12 @@ fn to_text(event: &ProviderEvent) -> String {
 
 fn to_json(event: &ProviderEvent) -> serde_json::Value {
     match event {
-        ProviderEvent::Connecting { host, port, proto, attempt } => {
+        ProviderEvent::Connecting {
+            host,
+            port,
+            proto,
+            attempt,
+        } => {
             json!({"event": "connecting", "host": host, "port": port, "proto": proto, "attempt": attempt})
         }
         ProviderEvent::ServerReached { server } => {
@@ -60,17 +81,26 @@ fn to_json(event: &ProviderEvent) -> serde_json::Value {
             json!({"event": "auth_pending", "timeout_seconds": timeout.map(|t| t.as_secs())})
         }
         ProviderEvent::ServerInfo(text) => json!({"event": "server_info", "text": text}),
-        ProviderEvent::Connected { device, addresses, cipher, server } => json!({
+        ProviderEvent::Connected {
+            device,
+            addresses,
+            cipher,
+            server,
+        } => json!({
             "event": "connected",
             "device": device,
             "addresses": addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "cipher": cipher,
             "server": server.to_string(),
         }),
-        ProviderEvent::Renegotiated { key_id } => json!({"event": "renegotiated", "key_id": key_id}),
+        ProviderEvent::Renegotiated { key_id } => {
+            json!({"event": "renegotiated", "key_id": key_id})
+        }
         ProviderEvent::Reconnecting { reason, delay } => {
             json!({"event": "reconnecting", "reason": reason, "delay_seconds": delay.as_secs()})
         }
-        ProviderEvent::Disconnected { reason } => json!({"event": "disconnected", "reason": reason}),
+        ProviderEvent::Disconnected { reason } => {
+            json!({"event": "disconnected", "reason": reason})
+        }
     }
 }

@@ -19,7 +19,11 @@ pub fn ask(question: &str, echo: bool) -> io::Result<Zeroizing<String>> {
     write!(stderr, "{question}")?;
     stderr.flush()?;
 
-    let guard = if echo { None } else { EchoOff::new(stdin.as_raw_fd()) };
+    let guard = if echo {
+        None
+    } else {
+        EchoOff::new(stdin.as_raw_fd())
+    };
     let mut line = Zeroizing::new(String::new());
     let read = stdin.lock().read_line(&mut line);
     drop(guard);

@@ -14,7 +14,11 @@ const TRANSFER_BYTES: usize = 10 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// Connects, checks ping and a 10 MB transfer, disconnects and checks the cleanup.
-fn connect_and_carry_traffic(name: &str, config: impl FnOnce(ServerConfig) -> ServerConfig, expected_cipher: &str) {
+fn connect_and_carry_traffic(
+    name: &str,
+    config: impl FnOnce(ServerConfig) -> ServerConfig,
+    expected_cipher: &str,
+) {
     let testbed = Testbed::new(name);
     let pki = Pki::generate(testbed.dir());
     let config = config(ServerConfig::new(&pki));
@@ -23,18 +27,44 @@ fn connect_and_carry_traffic(name: &str, config: impl FnOnce(ServerConfig) -> Se
 
     let mut client = FerrovpnClient::start(&testbed, &profile, &[]);
     let connected = client.wait_event("connected", CONNECT_TIMEOUT);
-    assert_eq!(connected["cipher"], expected_cipher, "connected event: {connected}");
+    assert_eq!(
+        connected["cipher"], expected_cipher,
+        "connected event: {connected}"
+    );
 
-    ping(testbed.client_ns(), config.server_tunnel_addr(), 3)
-        .unwrap_or_else(|error| panic!("ping failed: {error}\nclient log:\n{}\nserver log:\n{}", client.log_tail(), server.log_tail()));
+    ping(testbed.client_ns(), config.server_tunnel_addr(), 3).unwrap_or_else(|error| {
+        panic!(
+            "ping failed: {error}\nclient log:\n{}\nserver log:\n{}",
+            client.log_tail(),
+            server.log_tail()
+        )
+    });
     let report = transfer_check(&testbed, config.server_tunnel_addr(), TRANSFER_BYTES)
-        .unwrap_or_else(|error| panic!("transfer failed: {error}\nclient log:\n{}", client.log_tail()));
+        .unwrap_or_else(|error| {
+            panic!(
+                "transfer failed: {error}\nclient log:\n{}",
+                client.log_tail()
+            )
+        });
     assert_eq!(report.bytes, TRANSFER_BYTES, "bytes transferred");
-    eprintln!("{name}: {} bytes in {:?} ({:.0} Mbit/s)", report.bytes, report.elapsed, report.mbit_per_sec());
+    eprintln!(
+        "{name}: {} bytes in {:?} ({:.0} Mbit/s)",
+        report.bytes,
+        report.elapsed,
+        report.mbit_per_sec()
+    );
 
     let status = client.stop();
-    assert_eq!(status.code(), Some(0), "exit status after SIGTERM; log:\n{}", client.log_tail());
-    assert!(ferrovpn_devices(testbed.client_ns()).is_empty(), "TUN device left behind");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM; log:\n{}",
+        client.log_tail()
+    );
+    assert!(
+        ferrovpn_devices(testbed.client_ns()).is_empty(),
+        "TUN device left behind"
+    );
 }
 
 #[test]
@@ -50,7 +80,12 @@ fn udp_tls_crypt_aes_256_gcm() {
 fn tcp_tls_auth_aes_128_gcm() {
     connect_and_carry_traffic(
         "tcpauth",
-        |config| config.proto(Proto::Tcp).tls_auth().data_ciphers(&["AES-128-GCM"]),
+        |config| {
+            config
+                .proto(Proto::Tcp)
+                .tls_auth()
+                .data_ciphers(&["AES-128-GCM"])
+        },
         "AES-128-GCM",
     );
 }
@@ -81,21 +116,34 @@ fn rsa_pki_net30_with_password() {
     ping(testbed.client_ns(), config.server_tunnel_addr(), 3)
         .unwrap_or_else(|error| panic!("ping failed: {error}\nclient log:\n{}", client.log_tail()));
     let report = transfer_check(&testbed, config.server_tunnel_addr(), TRANSFER_BYTES)
-        .unwrap_or_else(|error| panic!("transfer failed: {error}\nclient log:\n{}", client.log_tail()));
+        .unwrap_or_else(|error| {
+            panic!(
+                "transfer failed: {error}\nclient log:\n{}",
+                client.log_tail()
+            )
+        });
     assert_eq!(report.bytes, TRANSFER_BYTES, "bytes transferred");
 
     let status = client.stop();
     assert_eq!(status.code(), Some(0), "exit status");
     let log = client.log();
-    assert!(!log.contains("battery"), "the password appears in the client log");
-    assert!(!log.contains("SESS_ID_AT_"), "the auth-token appears in the client log");
+    assert!(
+        !log.contains("battery"),
+        "the password appears in the client log"
+    );
+    assert!(
+        !log.contains("SESS_ID_AT_"),
+        "the auth-token appears in the client log"
+    );
 }
 
 #[test]
 fn wrong_password_exits_with_auth_failed() {
     let testbed = Testbed::new("wrongpw");
     let pki = Pki::generate(testbed.dir());
-    let config = ServerConfig::new(&pki).tls_crypt().credentials("alice", "right-password");
+    let config = ServerConfig::new(&pki)
+        .tls_crypt()
+        .credentials("alice", "right-password");
     let _server = OpenVpnServer::start(&testbed, &config);
     let wrong = ferrovpn_testbed::Credentials {
         username: "alice".to_owned(),
@@ -107,11 +155,20 @@ fn wrong_password_exits_with_auth_failed() {
 
     let mut client = FerrovpnClient::start(&testbed, &profile, &[]);
     let disconnected = client.wait_event("disconnected", CONNECT_TIMEOUT);
-    let reason = disconnected["reason"].as_str().unwrap_or_default().to_owned();
-    assert!(reason.contains("authentication failed"), "disconnect reason: {reason}");
+    let reason = disconnected["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.contains("authentication failed"),
+        "disconnect reason: {reason}"
+    );
     let status = client.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(4), "exit status for AUTH_FAILED");
-    assert!(ferrovpn_devices(testbed.client_ns()).is_empty(), "TUN device left behind");
+    assert!(
+        ferrovpn_devices(testbed.client_ns()).is_empty(),
+        "TUN device left behind"
+    );
 }
 
 #[test]
@@ -131,7 +188,14 @@ fn wrong_ca_fails_tls_without_retrying() {
 
     let mut client = FerrovpnClient::start(&testbed, &profile, &[]);
     let disconnected = client.wait_event("disconnected", CONNECT_TIMEOUT);
-    let reason = disconnected["reason"].as_str().unwrap_or_default().to_owned();
+    let reason = disconnected["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(reason.contains("TLS"), "disconnect reason: {reason}");
-    assert_eq!(client.wait_exit(Duration::from_secs(10)).code(), Some(5), "exit status");
+    assert_eq!(
+        client.wait_exit(Duration::from_secs(10)).code(),
+        Some(5),
+        "exit status"
+    );
 }

@@ -20,19 +20,36 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(40);
 const RELAY_PORT: u16 = 1195;
 
 fn check_traffic(testbed: &Testbed, config: &ServerConfig, client: &FerrovpnClient, what: &str) {
-    ping(testbed.client_ns(), config.server_tunnel_addr(), 3)
-        .unwrap_or_else(|error| panic!("{what}: ping failed: {error}\nclient log:\n{}", client.log_tail()));
+    ping(testbed.client_ns(), config.server_tunnel_addr(), 3).unwrap_or_else(|error| {
+        panic!(
+            "{what}: ping failed: {error}\nclient log:\n{}",
+            client.log_tail()
+        )
+    });
     let report = transfer_check(testbed, config.server_tunnel_addr(), TRANSFER_BYTES)
-        .unwrap_or_else(|error| panic!("{what}: transfer failed: {error}\nclient log:\n{}", client.log_tail()));
+        .unwrap_or_else(|error| {
+            panic!(
+                "{what}: transfer failed: {error}\nclient log:\n{}",
+                client.log_tail()
+            )
+        });
     assert_eq!(report.bytes, TRANSFER_BYTES, "{what}: bytes transferred");
 }
 
 /// Writes a profile whose remote is the relay instead of the server.
-fn profile_through_relay(testbed: &Testbed, pki: &Pki, config: &ServerConfig) -> std::path::PathBuf {
-    let text = testbed
-        .client_profile(pki, config, &[])
-        .replace("remote 198.18.0.1 1194 udp", &format!("remote 198.18.0.1 {RELAY_PORT} udp"));
-    assert!(text.contains(&format!(" {RELAY_PORT} ")), "profile remote not rewritten:\n{text}");
+fn profile_through_relay(
+    testbed: &Testbed,
+    pki: &Pki,
+    config: &ServerConfig,
+) -> std::path::PathBuf {
+    let text = testbed.client_profile(pki, config, &[]).replace(
+        "remote 198.18.0.1 1194 udp",
+        &format!("remote 198.18.0.1 {RELAY_PORT} udp"),
+    );
+    assert!(
+        text.contains(&format!(" {RELAY_PORT} ")),
+        "profile remote not rewritten:\n{text}"
+    );
     let path = testbed.unique_path("relay", "ovpn");
     std::fs::write(&path, text).expect("write profile");
     path
@@ -73,9 +90,17 @@ fn reneg_sec_10_keeps_traffic_flowing() {
     }
 
     let renegotiations = client.count("renegotiated");
-    assert!(renegotiations >= 2, "renegotiations seen: {renegotiations}; events: {:?}", client.seen);
+    assert!(
+        renegotiations >= 2,
+        "renegotiations seen: {renegotiations}; events: {:?}",
+        client.seen
+    );
     check_traffic(&testbed, &config, &client, "after renegotiation");
-    assert_eq!(client.count("reconnecting"), 0, "the session reconnected instead of renegotiating");
+    assert_eq!(
+        client.count("reconnecting"),
+        0,
+        "the session reconnected instead of renegotiating"
+    );
     assert_eq!(client.stop().code(), Some(0), "exit status");
 }
 
@@ -93,8 +118,17 @@ fn client_initiated_renegotiation() {
     client.wait_event("renegotiated", Duration::from_secs(30));
     // The new key takes over sending when the server first uses it; give it time.
     std::thread::sleep(Duration::from_secs(3));
-    check_traffic(&testbed, &config, &client, "after a client-initiated renegotiation");
-    assert_eq!(client.count("reconnecting"), 0, "the session reconnected instead of renegotiating");
+    check_traffic(
+        &testbed,
+        &config,
+        &client,
+        "after a client-initiated renegotiation",
+    );
+    assert_eq!(
+        client.count("reconnecting"),
+        0,
+        "the session reconnected instead of renegotiating"
+    );
     assert_eq!(client.stop().code(), Some(0), "exit status");
 }
 
@@ -161,9 +195,9 @@ fn malformed_packets_do_not_break_session() {
     let mut sent = 0;
     for round in 0..400 {
         let len = match round % 5 {
-            0 => (next() % 4) as usize,           // truncated headers
-            1 => 60_000,                          // oversized
-            _ => 1 + (next() % 1500) as usize,    // garbage of ordinary sizes
+            0 => (next() % 4) as usize,        // truncated headers
+            1 => 60_000,                       // oversized
+            _ => 1 + (next() % 1500) as usize, // garbage of ordinary sizes
         };
         let mut packet: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         if let Some(first) = packet.first_mut() {
@@ -180,6 +214,12 @@ fn malformed_packets_do_not_break_session() {
     assert!(sent > 300, "only {sent} malformed packets were injected");
 
     check_traffic(&testbed, &config, &client, "after malformed packets");
-    assert_eq!(client.count("reconnecting"), 0, "malformed packets tore the session down; events: {:?}\nserver log:\n{}", client.seen, server.log_tail());
+    assert_eq!(
+        client.count("reconnecting"),
+        0,
+        "malformed packets tore the session down; events: {:?}\nserver log:\n{}",
+        client.seen,
+        server.log_tail()
+    );
     assert_eq!(client.stop().code(), Some(0), "exit status");
 }

@@ -105,7 +105,9 @@ impl fmt::Display for CloseReason {
             CloseReason::Halt(text) if text.is_empty() => {
                 f.write_str("the server told the client to disconnect")
             }
-            CloseReason::Halt(text) => write!(f, "the server told the client to disconnect: {text}"),
+            CloseReason::Halt(text) => {
+                write!(f, "the server told the client to disconnect: {text}")
+            }
             CloseReason::ServerExit => f.write_str("the server is shutting down"),
             CloseReason::Tls(text) => write!(f, "TLS handshake failed: {text}"),
             CloseReason::Protocol(text) => write!(f, "protocol error: {text}"),

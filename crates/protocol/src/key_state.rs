@@ -106,7 +106,9 @@ impl KeyState {
             tls: tls::new_connection(tls_config)?,
             tls_out: Vec::new(),
             client_source: ClientKeySource::random().map_err(|error| {
-                KeyStateError::Write(std::io::Error::other(format!("no randomness for key material: {error}")))
+                KeyStateError::Write(std::io::Error::other(format!(
+                    "no randomness for key material: {error}"
+                )))
             })?,
             server_source: None,
             plaintext: Vec::new(),
@@ -133,7 +135,9 @@ impl KeyState {
             Opcode::ControlV1 => {
                 let mut reader = payload;
                 while !reader.is_empty() {
-                    self.tls.read_tls(&mut reader).map_err(KeyStateError::Write)?;
+                    self.tls
+                        .read_tls(&mut reader)
+                        .map_err(KeyStateError::Write)?;
                     self.tls.process_new_packets()?;
                 }
             }
@@ -151,7 +155,10 @@ impl KeyState {
     pub fn advance(
         &mut self,
         now: Instant,
-        key_method_message: impl FnOnce(&ClientKeySource) -> Result<Zeroizing<Vec<u8>>, key_method::KeyMethodError>,
+        key_method_message: impl FnOnce(
+            &ClientKeySource,
+        )
+            -> Result<Zeroizing<Vec<u8>>, key_method::KeyMethodError>,
     ) -> Result<Vec<String>, KeyStateError> {
         if self.phase == KeyPhase::PreStart && self.peer_reset_received && self.reliable.all_acked()
         {
@@ -243,7 +250,9 @@ impl KeyState {
             match message {
                 Ok(text) => messages.push(text),
                 // OpenVPN 2.6 also drops only the one malformed message.
-                Err(error) => tracing::warn!(key_id = self.key_id.0, %error, "dropping malformed control message"),
+                Err(error) => {
+                    tracing::warn!(key_id = self.key_id.0, %error, "dropping malformed control message")
+                }
             }
         }
         Ok(messages)

@@ -13,6 +13,7 @@
 //! (`PUSH_REQUEST`, `PUSH_REPLY`, `AUTH_FAILED`, ...) and the AEAD data
 //! channel.
 
+pub mod challenge;
 pub mod cipher;
 pub mod compression;
 pub mod config;
@@ -30,6 +31,7 @@ pub mod push_reply;
 pub mod reliable;
 pub mod replay;
 pub mod session;
+pub mod static_challenge;
 pub mod static_key;
 pub mod stream;
 pub mod tls;

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use crate::config::Credentials;
 use crate::cipher::DataCipher;
 use crate::compression::Compression;
+use crate::config::Credentials;
 use crate::config::{ClientConfig, Transport};
 use crate::control_message::{self, ServerMessage};
 use crate::data_channel::DataKey;
@@ -47,7 +47,7 @@ const ACKS_PER_ACK_PACKET: usize = 8;
 /// Largest AUTH_PENDING timeout honoured, in seconds, as the OpenVPN 2.6 server's cap.
 const AUTH_PENDING_TIMEOUT_MAX: u64 = 1800;
 
-/// Where the session stands. The per-key details live in [`KeyState`].
+/// State of the session. The per-key details live in [`KeyState`].
 #[derive(Debug)]
 enum State {
     /// Key 0 is being negotiated: resets, TLS, key method 2.
@@ -151,8 +151,9 @@ impl Session {
         })
         .map_err(|error| CloseReason::Protocol(error.to_string()))?;
 
-        let session_id = SessionId::random()
-            .map_err(|error| CloseReason::Protocol(format!("no randomness for the session id: {error}")))?;
+        let session_id = SessionId::random().map_err(|error| {
+            CloseReason::Protocol(format!("no randomness for the session id: {error}"))
+        })?;
         tracing::debug!(session_id = %hex(&session_id.0), "starting key exchange");
 
         Ok(Session {
@@ -199,7 +200,7 @@ impl Session {
         self.pushed.as_ref()
     }
 
-    /// The data channel cipher in use, once connected.
+    /// Returns the data channel cipher in use, once connected.
     pub fn cipher(&self) -> Option<DataCipher> {
         self.cipher
     }
@@ -237,7 +238,11 @@ impl Session {
                 None
             }
             None => {
-                tracing::debug!(opcode = opcode_raw, len = packet.len(), "dropping packet with unknown opcode");
+                tracing::debug!(
+                    opcode = opcode_raw,
+                    len = packet.len(),
+                    "dropping packet with unknown opcode"
+                );
                 None
             }
         }
@@ -246,7 +251,12 @@ impl Session {
     /// Encrypts one IP packet from the tunnel into `out`, ready to send.
     ///
     /// Returns false, leaving `out` empty, when no data channel key exists yet.
-    pub fn encrypt_tunnel_packet(&mut self, now: Instant, payload: &[u8], out: &mut Vec<u8>) -> bool {
+    pub fn encrypt_tunnel_packet(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
         out.clear();
         let Some(tx) = self.tx_key else {
             return false;
@@ -318,7 +328,10 @@ impl Session {
         }
         if self.is_connected() {
             consider(self.ping.map(|ping| self.last_sent + ping));
-            consider(self.ping_restart.map(|restart| self.last_received + restart));
+            consider(
+                self.ping_restart
+                    .map(|restart| self.last_received + restart),
+            );
             consider(self.renegotiation_due());
             consider(self.pending_tx_key.map(|(_, at)| at));
         }
@@ -359,7 +372,8 @@ impl Session {
                         PUSH_REQUEST_INTERVAL
                     };
                 tracing::debug!("sending PUSH_REQUEST");
-                self.keys[0].send_text(&control_message::push_request())
+                self.keys[0]
+                    .send_text(&control_message::push_request())
                     .unwrap_or_else(|error| tracing::warn!(%error, "could not send PUSH_REQUEST"));
             }
         }
@@ -388,7 +402,7 @@ impl Session {
         }
     }
 
-    /// Leaves the session: tells the server when the options ask for it, then closes.
+    /// Leaves the session: notifies the server when the options ask for it, then closes.
     pub fn disconnect(&mut self, now: Instant) {
         if self.is_closed() {
             return;
@@ -466,7 +480,12 @@ impl Session {
         self.scratch = scratch;
     }
 
-    fn handle_data<'a>(&mut self, now: Instant, key_id: KeyId, packet: &'a mut [u8]) -> Option<&'a [u8]> {
+    fn handle_data<'a>(
+        &mut self,
+        now: Instant,
+        key_id: KeyId,
+        packet: &'a mut [u8],
+    ) -> Option<&'a [u8]> {
         let key = self.keys.iter_mut().find(|key| key.key_id == key_id)?;
         let Some(data_key) = key.data_key.as_mut() else {
             tracing::trace!(key_id = key_id.0, "dropping data packet: no data key yet");
@@ -481,7 +500,10 @@ impl Session {
         };
         self.last_received = now;
 
-        if self.pending_tx_key.is_some_and(|(pending, _)| pending == key_id) {
+        if self
+            .pending_tx_key
+            .is_some_and(|(pending, _)| pending == key_id)
+        {
             self.switch_tx_key(key_id);
         }
 
@@ -521,7 +543,10 @@ impl Session {
         key.reliable.handle_acks(&packet.acks, now);
         if packet.opcode != Opcode::AckV1 {
             if let Some(message_packet_id) = packet.message_packet_id {
-                if matches!(packet.opcode, Opcode::HardResetServerV2 | Opcode::SoftResetV1) {
+                if matches!(
+                    packet.opcode,
+                    Opcode::HardResetServerV2 | Opcode::SoftResetV1
+                ) {
                     // A peer reset means the peer (re)started this key: resend ours at once.
                     key.reliable.reschedule_all(now);
                 }
@@ -585,7 +610,13 @@ impl Session {
     }
 
     fn push_key(&mut self, key_id: KeyId, now: Instant) -> Option<usize> {
-        let key = match KeyState::new(key_id, Opcode::SoftResetV1, &self.config.tls, self.config.tls_timeout, now) {
+        let key = match KeyState::new(
+            key_id,
+            Opcode::SoftResetV1,
+            &self.config.tls,
+            self.config.tls_timeout,
+            now,
+        ) {
             Ok(key) => key,
             Err(error) => {
                 tracing::warn!(key_id = key_id.0, %error, "could not start a renegotiation");
@@ -618,7 +649,10 @@ impl Session {
         let options = &self.options_string;
         let peer_info = &self.peer_info;
         let (username, password) = match &self.config.credentials {
-            Some(credentials) => (Some(credentials.username.as_str()), Some(credentials.password.as_str())),
+            Some(credentials) => (
+                Some(credentials.username.as_str()),
+                Some(credentials.password.as_str()),
+            ),
             None => (None, None),
         };
         let messages = self.keys[index].advance(now, |source| {
@@ -684,7 +718,10 @@ impl Session {
         self.keys.retain(|key| {
             let expired = !key.is_active() && now >= key.started + hand_window;
             if expired {
-                tracing::warn!(key_id = key.key_id.0, "renegotiation did not finish within hand-window; dropping it");
+                tracing::warn!(
+                    key_id = key.key_id.0,
+                    "renegotiation did not finish within hand-window; dropping it"
+                );
             }
             !expired
         });
@@ -706,9 +743,19 @@ impl Session {
                 self.close(CloseReason::AuthFailed(failed));
             }
             ServerMessage::AuthPending { timeout, .. } => {
-                let timeout = timeout.map(|seconds| Duration::from_secs(u64::from(seconds).min(AUTH_PENDING_TIMEOUT_MAX)));
-                tracing::info!(timeout_seconds = timeout.map(|t| t.as_secs()), "server holds authentication pending");
-                if let State::Pulling { deadline, auth_pending, .. } = &mut self.state {
+                let timeout = timeout.map(|seconds| {
+                    Duration::from_secs(u64::from(seconds).min(AUTH_PENDING_TIMEOUT_MAX))
+                });
+                tracing::info!(
+                    timeout_seconds = timeout.map(|t| t.as_secs()),
+                    "server holds authentication pending"
+                );
+                if let State::Pulling {
+                    deadline,
+                    auth_pending,
+                    ..
+                } = &mut self.state
+                {
                     *auth_pending = true;
                     if let Some(timeout) = timeout {
                         *deadline = (*deadline).max(now + timeout);
@@ -719,8 +766,16 @@ impl Session {
             ServerMessage::InfoPre(text) | ServerMessage::Info(text) => {
                 self.events.push_back(Event::Info(text));
             }
-            ServerMessage::Restart { preserve_credentials, advance, text } => {
-                self.close(CloseReason::Restart { preserve_credentials, advance, text });
+            ServerMessage::Restart {
+                preserve_credentials,
+                advance,
+                text,
+            } => {
+                self.close(CloseReason::Restart {
+                    preserve_credentials,
+                    advance,
+                    text,
+                });
             }
             ServerMessage::Halt { text } => self.close(CloseReason::Halt(text)),
             ServerMessage::Exit => self.close(CloseReason::ServerExit),
@@ -751,7 +806,8 @@ impl Session {
         if self.is_connected() {
             if options.auth_token.is_some() {
                 tracing::debug!("server renewed the auth-token");
-                self.events.push_back(Event::AuthTokenUpdated(Box::new(options)));
+                self.events
+                    .push_back(Event::AuthTokenUpdated(Box::new(options)));
             } else {
                 tracing::debug!("ignoring PUSH_REPLY after the session is up");
             }
@@ -794,8 +850,15 @@ impl Session {
         let cipher = options
             .cipher
             .or(self.config.data_ciphers_fallback)
-            .ok_or_else(|| CloseReason::Protocol("the server pushed no cipher and the profile has no data-ciphers-fallback".to_owned()))?;
-        if !self.config.data_ciphers.contains(&cipher) && Some(cipher) != self.config.data_ciphers_fallback {
+            .ok_or_else(|| {
+                CloseReason::Protocol(
+                    "the server pushed no cipher and the profile has no data-ciphers-fallback"
+                        .to_owned(),
+                )
+            })?;
+        if !self.config.data_ciphers.contains(&cipher)
+            && Some(cipher) != self.config.data_ciphers_fallback
+        {
             return Err(CloseReason::Protocol(format!(
                 "the server chose cipher {cipher}, which is not in data-ciphers ({})",
                 DataCipher::join_names(&self.config.data_ciphers)
@@ -812,7 +875,8 @@ impl Session {
             self.ping = Some(Duration::from_secs(u64::from(ping))).filter(|d| !d.is_zero());
         }
         if let Some(restart) = options.ping_restart {
-            self.ping_restart = Some(Duration::from_secs(u64::from(restart))).filter(|d| !d.is_zero());
+            self.ping_restart =
+                Some(Duration::from_secs(u64::from(restart))).filter(|d| !d.is_zero());
         }
         Ok(())
     }
@@ -825,7 +889,8 @@ impl Session {
         let key = &mut self.keys[index];
         let key2 = if self.use_ekm {
             let mut exported = [0u8; 256];
-            key.tls.export_keying_material(&mut exported, EKM_LABEL.as_bytes(), None)?;
+            key.tls
+                .export_keying_material(&mut exported, EKM_LABEL.as_bytes(), None)?;
             Key2::from_exported(exported)
         } else {
             let Some(server) = key.server_source.as_ref() else {
@@ -853,10 +918,12 @@ impl Session {
             None => self.tx_key = Some(key_id),
             Some(_) => {
                 // The server keeps sending on the old key until its own deferred checks of
-                // the new key are done; switch when it uses the new key, or after hand-window.
-                let at = key.active_since.unwrap_or_else(Instant::now) + self.config.hand_window.min(Duration::from_secs(60));
+                // the new key are done. So switch when it uses the new key, or after hand-window.
+                let at = key.active_since.unwrap_or_else(Instant::now)
+                    + self.config.hand_window.min(Duration::from_secs(60));
                 self.pending_tx_key = Some((key_id, at));
-                self.events.push_back(Event::Renegotiated { key_id: key_id.0 });
+                self.events
+                    .push_back(Event::Renegotiated { key_id: key_id.0 });
             }
         }
         tracing::debug!(key_id = key_id.0, %cipher, "data channel key installed");
@@ -884,7 +951,11 @@ impl Session {
                 opcode,
                 key_id: key.key_id,
                 session_id: self.session_id,
-                remote_session_id: if acks.is_empty() { None } else { server_session_id },
+                remote_session_id: if acks.is_empty() {
+                    None
+                } else {
+                    server_session_id
+                },
                 acks,
                 message_packet_id: Some(message_packet_id),
                 payload,

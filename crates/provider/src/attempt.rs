@@ -76,7 +76,10 @@ pub async fn run_attempt(
                     if options.auth_token.is_some() {
                         result.pushed_token = Some((*options).clone());
                     }
-                    let cipher = session.cipher().map(|c| c.name().to_owned()).unwrap_or_default();
+                    let cipher = session
+                        .cipher()
+                        .map(|c| c.name().to_owned())
+                        .unwrap_or_default();
                     match device.configure(&options).await {
                         Ok(addresses) => {
                             result.was_connected = true;

@@ -11,7 +11,7 @@ use ferrovpn_protocol::static_key::{KeyDirection, StaticKey};
 use ferrovpn_protocol::tls::{self, TlsSettings, TlsVersion, VerifyX509Name, X509NameKind};
 use ferrovpn_protocol::tls_auth::Digest;
 
-/// Why a profile cannot be turned into a connection configuration.
+/// Error turning a profile into a connection configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientConfigError {
     /// The profile has no `ca`.
@@ -25,7 +25,7 @@ pub enum ClientConfigError {
     StaticKey {
         /// `tls-auth` or `tls-crypt`.
         directive: &'static str,
-        /// What is wrong with the key.
+        /// The parse error of the key.
         error: ferrovpn_protocol::static_key::StaticKeyError,
     },
     /// The `auth` digest is not one `tls-auth` supports.
@@ -51,14 +51,17 @@ pub fn client_config(
         cert_pem: profile.cert.clone(),
         key_pem: profile.key.clone(),
         remote_cert_tls_server: profile.remote_cert_tls_server,
-        verify_x509_name: profile.verify_x509_name.as_ref().map(|(name, kind)| VerifyX509Name {
-            name: name.clone(),
-            kind: match kind {
-                ferrovpn_profile::X509NameType::Subject => X509NameKind::Subject,
-                ferrovpn_profile::X509NameType::Name => X509NameKind::Name,
-                ferrovpn_profile::X509NameType::NamePrefix => X509NameKind::NamePrefix,
-            },
-        }),
+        verify_x509_name: profile
+            .verify_x509_name
+            .as_ref()
+            .map(|(name, kind)| VerifyX509Name {
+                name: name.clone(),
+                kind: match kind {
+                    ferrovpn_profile::X509NameType::Subject => X509NameKind::Subject,
+                    ferrovpn_profile::X509NameType::Name => X509NameKind::Name,
+                    ferrovpn_profile::X509NameType::NamePrefix => X509NameKind::NamePrefix,
+                },
+            }),
         tls_version_min: match profile.tls_version_min {
             Some(ferrovpn_profile::TlsVersionMin::V1_3) => Some(TlsVersion::V1_3),
             _ => None,

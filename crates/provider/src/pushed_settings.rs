@@ -4,9 +4,11 @@ use std::net::Ipv4Addr;
 
 use ferrovpn_protocol::push_reply::{PushedOptions, RouteVia, Topology};
 
-use crate::network_settings::{Ipv4Settings, Ipv6Settings, RouteV4, RouteV6, TunnelNetworkSettings};
+use crate::network_settings::{
+    Ipv4Settings, Ipv6Settings, RouteV4, RouteV6, TunnelNetworkSettings,
+};
 
-/// Why pushed options cannot become network settings.
+/// Error turning pushed options into network settings.
 #[derive(Debug, thiserror::Error)]
 pub enum PushedSettingsError {
     /// A pushed netmask has holes, such as 255.0.255.0.
@@ -14,7 +16,7 @@ pub enum PushedSettingsError {
     InvalidNetmask {
         /// The netmask as pushed.
         netmask: Ipv4Addr,
-        /// Which option carried it.
+        /// The option that carried it.
         what: String,
     },
     /// The server pushed no address for the tunnel.
@@ -56,7 +58,10 @@ pub fn network_settings(
     let mut routes_v4 = Vec::new();
     let mut routes_v6 = Vec::new();
     if route_nopull {
-        tracing::info!(routes = options.routes.len() + options.routes_ipv6.len(), "route-nopull: ignoring pushed routes");
+        tracing::info!(
+            routes = options.routes.len() + options.routes_ipv6.len(),
+            "route-nopull: ignoring pushed routes"
+        );
     } else {
         for route in &options.routes {
             let gateway = match route.gateway {
@@ -88,8 +93,8 @@ pub fn network_settings(
     }
 
     if options.redirect_gateway.is_some() {
-        // NOTE: redirect-gateway needs a host route to the server through the original
-        // default gateway before the default route can move into the tunnel; not done yet.
+        // NOTE: redirect-gateway is not applied. It needs a host route to the server through
+        // the original default gateway before the default route can move into the tunnel.
         tracing::warn!("the server pushed redirect-gateway, which ferrovpn does not apply yet; only the pushed routes go through the tunnel");
     }
     for unknown in &options.unknown {
@@ -136,10 +141,14 @@ mod tests {
 
     #[test]
     fn subnet_topology_uses_netmask() {
-        let options = parse("PUSH_REPLY,topology subnet,ifconfig 198.19.0.2 255.255.255.0,peer-id 0");
+        let options =
+            parse("PUSH_REPLY,topology subnet,ifconfig 198.19.0.2 255.255.255.0,peer-id 0");
         let settings = network_settings(&options, 1500, false).unwrap();
         let ipv4 = settings.ipv4.unwrap();
-        assert_eq!((ipv4.address, ipv4.prefix_len, ipv4.peer), ("198.19.0.2".parse().unwrap(), 24, None));
+        assert_eq!(
+            (ipv4.address, ipv4.prefix_len, ipv4.peer),
+            ("198.19.0.2".parse().unwrap(), 24, None)
+        );
     }
 
     #[test]
@@ -154,14 +163,22 @@ mod tests {
     fn pushed_route_becomes_device_route() {
         let options = parse("PUSH_REPLY,topology subnet,ifconfig 198.19.0.2 255.255.255.0,route 198.19.8.0 255.255.252.0");
         let settings = network_settings(&options, 1500, false).unwrap();
-        assert_eq!(settings.routes_v4[0].prefix_len, 22, "routes: {:?}", settings.routes_v4);
+        assert_eq!(
+            settings.routes_v4[0].prefix_len, 22,
+            "routes: {:?}",
+            settings.routes_v4
+        );
     }
 
     #[test]
     fn route_nopull_drops_routes() {
         let options = parse("PUSH_REPLY,topology subnet,ifconfig 198.19.0.2 255.255.255.0,route 198.19.8.0 255.255.255.0");
         let settings = network_settings(&options, 1500, true).unwrap();
-        assert!(settings.routes_v4.is_empty(), "routes: {:?}", settings.routes_v4);
+        assert!(
+            settings.routes_v4.is_empty(),
+            "routes: {:?}",
+            settings.routes_v4
+        );
     }
 
     #[test]
@@ -174,12 +191,16 @@ mod tests {
     #[test]
     fn missing_address_rejected() {
         let options = parse("PUSH_REPLY,ping 10");
-        assert!(matches!(network_settings(&options, 1500, false), Err(PushedSettingsError::NoAddress)));
+        assert!(matches!(
+            network_settings(&options, 1500, false),
+            Err(PushedSettingsError::NoAddress)
+        ));
     }
 
     #[test]
     fn pushed_mtu_wins() {
-        let options = parse("PUSH_REPLY,topology subnet,ifconfig 198.19.0.2 255.255.255.0,tun-mtu 1400");
+        let options =
+            parse("PUSH_REPLY,topology subnet,ifconfig 198.19.0.2 255.255.255.0,tun-mtu 1400");
         assert_eq!(network_settings(&options, 1500, false).unwrap().mtu, 1400);
     }
 }

@@ -1,4 +1,4 @@
-//! Runs a profile until it is told to stop: connects, reconnects with backoff
+//! Runs a profile until a shutdown is requested: connects, reconnects with backoff
 //! through the `remote` list, and keeps the auth-token between attempts.
 
 use std::net::SocketAddr;
@@ -21,13 +21,13 @@ use crate::tunnel_device::TunnelDevice;
 /// First wait before reconnecting, doubled after each failed attempt.
 const RECONNECT_BACKOFF_START: Duration = Duration::from_secs(1);
 
-/// Longest wait between attempts unless `connect-retry` sets another.
+/// Maximum wait between attempts unless `connect-retry` sets another.
 const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 /// Time allowed for resolving a host name and opening a TCP connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Why a session ended for good.
+/// Error that ends a session for good.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The profile cannot be used.
@@ -50,14 +50,14 @@ pub enum SessionError {
     RetriesExhausted {
         /// Attempts made.
         attempts: u32,
-        /// Why the last one failed.
+        /// Reason the last attempt failed.
         last: String,
     },
 }
 
 /// Credentials for the whole session, with the auth-token that may replace the password.
 struct SessionCredentials {
-    /// What the user or the profile supplied.
+    /// Credentials from the user or the profile.
     user: Option<Credentials>,
     /// The server's `auth-token`, in memory only.
     token: Option<Zeroizing<String>>,
@@ -163,7 +163,8 @@ async fn supervise(
         });
         tracing::info!(host = %remote.host, port = remote.port, tcp, attempt, "connecting");
 
-        let outcome = connect_once(profile, remote, tcp, &credentials, events, shutdown, device).await;
+        let outcome =
+            connect_once(profile, remote, tcp, &credentials, events, shutdown, device).await;
         let (end, was_connected, token) = match outcome {
             Ok(result) => (result.end, result.was_connected, result.pushed_token),
             Err(ConnectError::Config(error)) => return Err(error.into()),
@@ -188,7 +189,11 @@ async fn supervise(
             AttemptEnd::Closed(reason) if !reason.is_retryable() => {
                 return Err(SessionError::Fatal(reason.to_string()));
             }
-            AttemptEnd::Closed(CloseReason::Restart { preserve_credentials, advance, text }) => {
+            AttemptEnd::Closed(CloseReason::Restart {
+                preserve_credentials,
+                advance,
+                text,
+            }) => {
                 if !preserve_credentials {
                     // OpenVPN 2.6 purges cached user credentials on RESTART without [P]; the token survives.
                     tracing::debug!("server restart without [P]");
@@ -196,7 +201,10 @@ async fn supervise(
                 if advance {
                     remote_index += 1;
                 }
-                format!("the server asked the client to reconnect{}{text}", if text.is_empty() { "" } else { ": " })
+                format!(
+                    "the server asked the client to reconnect{}{text}",
+                    if text.is_empty() { "" } else { ": " }
+                )
             }
             AttemptEnd::Closed(reason) => {
                 if !was_connected {
@@ -206,18 +214,28 @@ async fn supervise(
             }
             AttemptEnd::Transport(error) => {
                 remote_index += 1;
-                format!("connection to {}:{} failed: {error}", remote.host, remote.port)
+                format!(
+                    "connection to {}:{} failed: {error}",
+                    remote.host, remote.port
+                )
             }
             AttemptEnd::Device(message) => return Err(SessionError::Device(message)),
         };
 
         if let Some(max) = retry_max {
             if attempt >= max {
-                return Err(SessionError::RetriesExhausted { attempts: attempt, last: reason });
+                return Err(SessionError::RetriesExhausted {
+                    attempts: attempt,
+                    last: reason,
+                });
             }
         }
 
-        let delay = if was_connected { Duration::from_secs(1) } else { backoff };
+        let delay = if was_connected {
+            Duration::from_secs(1)
+        } else {
+            backoff
+        };
         tracing::warn!(%reason, delay_seconds = delay.as_secs(), "reconnecting");
         let _ = events.send(ProviderEvent::Reconnecting { reason, delay });
         tokio::select! {
@@ -243,7 +261,8 @@ async fn connect_once(
     shutdown: &mut watch::Receiver<bool>,
     device: &mut TunnelDevice,
 ) -> Result<crate::attempt::AttemptResult, ConnectError> {
-    let config = client_config(profile, tcp, credentials.for_attempt()).map_err(ConnectError::Config)?;
+    let config =
+        client_config(profile, tcp, credentials.for_attempt()).map_err(ConnectError::Config)?;
 
     let server = match resolve(&remote.host, remote.port, remote.proto).await {
         Ok(server) => server,
@@ -273,10 +292,19 @@ fn failed(end: AttemptEnd) -> crate::attempt::AttemptResult {
     }
 }
 
-async fn resolve(host: &str, port: u16, proto: ferrovpn_profile::Proto) -> std::io::Result<SocketAddr> {
+async fn resolve(
+    host: &str,
+    port: u16,
+    proto: ferrovpn_profile::Proto,
+) -> std::io::Result<SocketAddr> {
     let lookup = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host((host, port)))
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("resolving {host} timed out")))??;
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("resolving {host} timed out"),
+            )
+        })??;
     let addresses: Vec<SocketAddr> = lookup.collect();
     let wanted = addresses.iter().find(|address| match proto {
         ferrovpn_profile::Proto::Udp4 | ferrovpn_profile::Proto::Tcp4 => address.is_ipv4(),
@@ -284,7 +312,10 @@ async fn resolve(host: &str, port: u16, proto: ferrovpn_profile::Proto) -> std::
         _ => true,
     });
     wanted.copied().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::NotFound, format!("{host} has no address for {proto:?}"))
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{host} has no address for {proto:?}"),
+        )
     })
 }
 

@@ -28,7 +28,11 @@ pub enum Transport {
 
 impl Transport {
     /// Connects to `server`: binds an ephemeral UDP port, or opens a TCP connection within `timeout`.
-    pub async fn connect(server: SocketAddr, tcp: bool, timeout: Duration) -> io::Result<Transport> {
+    pub async fn connect(
+        server: SocketAddr,
+        tcp: bool,
+        timeout: Duration,
+    ) -> io::Result<Transport> {
         if tcp {
             let stream = tokio::time::timeout(timeout, TcpStream::connect(server))
                 .await
@@ -60,8 +64,9 @@ impl Transport {
             }
             Transport::Tcp { stream, framed, .. } => {
                 framed.clear();
-                stream::frame(packet, framed)
-                    .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error.to_string()))?;
+                stream::frame(packet, framed).map_err(|error| {
+                    io::Error::new(io::ErrorKind::InvalidInput, error.to_string())
+                })?;
                 stream.write_all(framed).await
             }
         }
@@ -73,7 +78,9 @@ impl Transport {
     pub async fn recv(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Udp(socket) => socket.recv(buffer).await,
-            Transport::Tcp { stream, decoder, .. } => loop {
+            Transport::Tcp {
+                stream, decoder, ..
+            } => loop {
                 match decoder.next_packet() {
                     Ok(Some(packet)) => {
                         let len = packet.len().min(buffer.len());
@@ -82,7 +89,10 @@ impl Transport {
                     }
                     Ok(None) => {}
                     Err(error) => {
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, error.to_string()))
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            error.to_string(),
+                        ))
                     }
                 }
                 let mut chunk = [0u8; 16 * 1024];

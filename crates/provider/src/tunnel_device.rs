@@ -52,8 +52,9 @@ impl TunnelDevice {
 
     /// Creates the device if needed and applies the pushed settings; returns the addresses.
     pub async fn configure(&mut self, options: &PushedOptions) -> Result<Vec<IpAddr>, String> {
-        let settings = pushed_settings::network_settings(options, self.default_mtu, self.route_nopull)
-            .map_err(|error| error.to_string())?;
+        let settings =
+            pushed_settings::network_settings(options, self.default_mtu, self.route_nopull)
+                .map_err(|error| error.to_string())?;
 
         if self.tun.is_none() {
             let tun = Tun::create(None).map_err(|error| error.to_string())?;
@@ -61,7 +62,8 @@ impl TunnelDevice {
             self.tun = Some(tun);
         }
         if self.configurator.is_none() {
-            self.configurator = Some(NetworkConfigurator::new().map_err(|error| error.to_string())?);
+            self.configurator =
+                Some(NetworkConfigurator::new().map_err(|error| error.to_string())?);
         }
 
         let addresses = settings.addresses();
@@ -73,7 +75,8 @@ impl TunnelDevice {
         }
         self.remove_settings().await;
 
-        let (Some(tun), Some(configurator)) = (self.tun.as_ref(), self.configurator.as_mut()) else {
+        let (Some(tun), Some(configurator)) = (self.tun.as_ref(), self.configurator.as_mut())
+        else {
             return Err("tunnel device is missing".to_owned());
         };
         let applied = configurator
@@ -110,7 +113,9 @@ impl TunnelDevice {
     }
 
     async fn remove_settings(&mut self) {
-        if let (Some((_, applied)), Some(configurator)) = (self.applied.take(), self.configurator.as_mut()) {
+        if let (Some((_, applied)), Some(configurator)) =
+            (self.applied.take(), self.configurator.as_mut())
+        {
             configurator.remove(applied).await;
         }
     }

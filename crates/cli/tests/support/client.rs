@@ -98,7 +98,10 @@ impl FerrovpnClient {
     /// Number of events named `name` seen so far.
     pub fn count(&mut self, name: &str) -> usize {
         self.drain_events();
-        self.seen.iter().filter(|event| event["event"] == name).count()
+        self.seen
+            .iter()
+            .filter(|event| event["event"] == name)
+            .count()
     }
 
     /// The client's log (standard error at -vv).
@@ -128,7 +131,10 @@ impl FerrovpnClient {
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("ferrovpn did not exit within 15 s of SIGTERM; log tail:\n{}", self.log_tail());
+                panic!(
+                    "ferrovpn did not exit within 15 s of SIGTERM; log tail:\n{}",
+                    self.log_tail()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -145,7 +151,10 @@ impl FerrovpnClient {
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("ferrovpn did not exit within {timeout:?}; log tail:\n{}", self.log_tail());
+                panic!(
+                    "ferrovpn did not exit within {timeout:?}; log tail:\n{}",
+                    self.log_tail()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

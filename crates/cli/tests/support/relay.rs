@@ -26,11 +26,16 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay listening on `listen` and forwarding to `server`, in the calling thread's namespace.
     pub fn start(listen: SocketAddr, server: SocketAddr) -> Relay {
-        let front = Arc::new(UdpSocket::bind(listen).expect("relay: bind the client-facing socket"));
-        let back = Arc::new(UdpSocket::bind("0.0.0.0:0").expect("relay: bind the server-facing socket"));
+        let front =
+            Arc::new(UdpSocket::bind(listen).expect("relay: bind the client-facing socket"));
+        let back =
+            Arc::new(UdpSocket::bind("0.0.0.0:0").expect("relay: bind the server-facing socket"));
         back.connect(server).expect("relay: connect to the server");
-        front.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        back.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        front
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        back.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
 
         let client = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
@@ -38,13 +43,20 @@ impl Relay {
         let mut threads = Vec::new();
 
         {
-            let (front, back, client, stop, drop_one_in) =
-                (front.clone(), back.clone(), client.clone(), stop.clone(), drop_one_in.clone());
+            let (front, back, client, stop, drop_one_in) = (
+                front.clone(),
+                back.clone(),
+                client.clone(),
+                stop.clone(),
+                drop_one_in.clone(),
+            );
             threads.push(std::thread::spawn(move || {
                 let mut buffer = vec![0u8; 65_536];
                 let mut count = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok((len, from)) = front.recv_from(&mut buffer) else { continue };
+                    let Ok((len, from)) = front.recv_from(&mut buffer) else {
+                        continue;
+                    };
                     *client.lock().unwrap() = Some(from);
                     count += 1;
                     let every = drop_one_in.load(Ordering::Relaxed);
@@ -56,14 +68,23 @@ impl Relay {
             }));
         }
         {
-            let (front, back, client, stop, drop_one_in) =
-                (front.clone(), back.clone(), client.clone(), stop.clone(), drop_one_in.clone());
+            let (front, back, client, stop, drop_one_in) = (
+                front.clone(),
+                back.clone(),
+                client.clone(),
+                stop.clone(),
+                drop_one_in.clone(),
+            );
             threads.push(std::thread::spawn(move || {
                 let mut buffer = vec![0u8; 65_536];
                 let mut count = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok(len) = back.recv(&mut buffer) else { continue };
-                    let Some(to) = *client.lock().unwrap() else { continue };
+                    let Ok(len) = back.recv(&mut buffer) else {
+                        continue;
+                    };
+                    let Some(to) = *client.lock().unwrap() else {
+                        continue;
+                    };
                     count += 1;
                     let every = drop_one_in.load(Ordering::Relaxed);
                     if every != 0 && count % every == 0 {
@@ -74,7 +95,14 @@ impl Relay {
             }));
         }
 
-        Relay { listen, client, socket: front, stop, drop_one_in, threads }
+        Relay {
+            listen,
+            client,
+            socket: front,
+            stop,
+            drop_one_in,
+            threads,
+        }
     }
 
     /// Sends `packet` to the client as if it came from the server; false before the client spoke.
