@@ -129,7 +129,11 @@ mod tests {
             ("late twice", &[5, 3, 3], &[true, true, false]),
             ("zero", &[0], &[false]),
             ("edge of window", &[100, 37, 36], &[true, true, false]),
-            ("big jump clears history", &[1, 200, 1], &[true, true, false]),
+            (
+                "big jump clears history",
+                &[1, 200, 1],
+                &[true, true, false],
+            ),
             ("max id", &[u32::MAX, u32::MAX - 63], &[true, true]),
         ];
 
