@@ -982,3 +982,124 @@ impl Session {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::{ControlWrap, DEFAULT_HAND_WINDOW, DEFAULT_TLS_TIMEOUT, DEFAULT_TUN_MTU};
+    use crate::tls::{build_client_config, TlsSettings};
+
+    fn test_config() -> ClientConfig {
+        let key = rcgen::KeyPair::generate().expect("generate a CA key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).expect("self-sign the CA");
+        let tls = build_client_config(&TlsSettings {
+            ca_pem: ca.pem().into_bytes(),
+            cert_pem: None,
+            key_pem: None,
+            remote_cert_tls_server: true,
+            verify_x509_name: None,
+            tls_version_min: None,
+        })
+        .expect("TLS settings");
+
+        ClientConfig {
+            transport: Transport::Udp,
+            tls: Arc::clone(&tls),
+            control_wrap: ControlWrap::None,
+            data_ciphers: DataCipher::ALL.to_vec(),
+            data_ciphers_fallback: None,
+            credentials: None,
+            peer_info_extra: Vec::new(),
+            sso_methods: Vec::new(),
+            reneg_sec: None,
+            hand_window: DEFAULT_HAND_WINDOW,
+            tls_timeout: DEFAULT_TLS_TIMEOUT,
+            ping: None,
+            ping_restart: None,
+            compression: Compression::None,
+            tun_mtu: DEFAULT_TUN_MTU,
+            explicit_exit_notify: true,
+        }
+    }
+
+    #[test]
+    fn first_packet_is_plain_hard_reset() {
+        let now = Instant::now();
+        let mut session = Session::new(test_config(), now, 1_700_000_000).unwrap();
+        let packet = session.poll_transmit(now).expect("a hard reset to send");
+        assert_eq!(packet.len(), 14, "plain hard reset length");
+        assert_eq!(
+            packet[0], 0x38,
+            "opcode P_CONTROL_HARD_RESET_CLIENT_V2, key_id 0"
+        );
+        assert_eq!(
+            &packet[9..],
+            &[0, 0, 0, 0, 0],
+            "no ACKs and message packet id 0"
+        );
+    }
+
+    #[test]
+    fn hard_reset_retransmitted_after_tls_timeout() {
+        let now = Instant::now();
+        let mut session = Session::new(test_config(), now, 1_700_000_000).unwrap();
+        let first = session.poll_transmit(now).unwrap();
+        assert!(
+            session.poll_transmit(now).is_none(),
+            "nothing more before the timeout"
+        );
+
+        let later = now + DEFAULT_TLS_TIMEOUT;
+        assert_eq!(session.poll_timeout(), Some(later), "retransmission timer");
+        session.handle_timeout(later);
+        assert_eq!(
+            session.poll_transmit(later),
+            Some(first),
+            "the same reset again"
+        );
+    }
+
+    #[test]
+    fn silent_server_times_out_at_hand_window() {
+        let now = Instant::now();
+        let mut session = Session::new(test_config(), now, 1_700_000_000).unwrap();
+        session.handle_timeout(now + DEFAULT_HAND_WINDOW);
+        assert!(session.is_closed(), "session still open after hand-window");
+        let event = session.poll_event();
+        assert!(
+            matches!(event, Some(Event::Closed(CloseReason::HandshakeTimeout))),
+            "event: {event:?}"
+        );
+    }
+
+    #[test]
+    fn control_packet_before_server_reset_ignored() {
+        let now = Instant::now();
+        let mut session = Session::new(test_config(), now, 1_700_000_000).unwrap();
+        let mut packet = vec![0x20, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 1, 0xAA];
+        assert!(session.handle_packet(now, &mut packet).is_none());
+        assert!(
+            session.poll_event().is_none(),
+            "no event for a stray packet"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_packets_never_panic(packets in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..20)) {
+            let now = Instant::now();
+            let mut session = Session::new(test_config(), now, 1_700_000_000).unwrap();
+            for mut packet in packets {
+                let _ = session.handle_packet(now, &mut packet);
+                while session.poll_transmit(now).is_some() {}
+            }
+            prop_assert!(!session.is_closed(), "garbage closed the session");
+        }
+    }
+}
