@@ -250,7 +250,7 @@ struct ChallengeFlags {
 /// Parses comma-separated challenge flags, ignoring unknown ones.
 ///
 /// OpenVPN 3 `cr.hpp` compares each comma-separated flag with `E` and `R`, which this
-/// follows, with spaces around a flag ignored. OpenVPN 2.6 `misc.c` `get_auth_challenge`
+/// follows, with spaces around a flag ignored. OpenVPN 2.x `misc.c` `get_auth_challenge`
 /// instead looks for the letters anywhere in the field.
 fn parse_flags(field: &str, message: ChallengeMessage) -> ChallengeFlags {
     let mut flags = ChallengeFlags::default();
