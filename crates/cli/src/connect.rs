@@ -4,13 +4,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use ferrovpn_profile::{Loaded, Profile};
-use ferrovpn_protocol::config::Credentials;
-use ferrovpn_provider::{ProviderEvent, SessionError};
+use ferrovpn_provider::{answer_channel, ProviderEvent, SessionError, SessionOptions};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
-use zeroize::Zeroizing;
 
-use crate::{exit_code, progress, prompt};
+use crate::answer::{self, AnswerSource};
+use crate::{exit_code, progress};
 
 /// Options of `ferrovpn connect`.
 #[derive(Debug, Args)]
@@ -22,11 +21,14 @@ pub struct ConnectArgs {
     #[arg(long)]
     json: bool,
 
-    /// Never prompt on the terminal; exit with code 7 when credentials are missing.
+    /// Never ask for input; exit with code 7 when the server or the profile needs an answer.
     #[arg(long)]
     no_prompt: bool,
 
     /// Username, instead of the one in the auth-user-pass file or a prompt.
+    ///
+    /// Answers to auth requests are read from the terminal, or one line per field from
+    /// standard input when it is not a terminal.
     #[arg(long, value_name = "NAME")]
     username: Option<String>,
 }
@@ -106,25 +108,43 @@ pub async fn run(args: ConnectArgs) -> u8 {
         return exit_code::PERMISSION_DENIED;
     }
 
-    let credentials = match resolve_credentials(&profile, &args) {
-        Ok(credentials) => credentials,
-        Err(code) => return code,
-    };
+    let name = args
+        .profile
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "ferrovpn".to_owned());
+    let mut options = SessionOptions::new(name);
+    options.username = args.username.clone();
 
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (answers_tx, answers_rx) = answer_channel();
     let session = tokio::spawn(ferrovpn_provider::run_session(
         profile,
-        credentials,
+        options,
         events_tx,
+        answers_rx,
         shutdown_rx,
     ));
 
     let as_json = args.json;
+    // With --no-prompt nobody answers, so the provider reports that it needs input.
+    let answers = if args.no_prompt {
+        None
+    } else {
+        Some(answers_tx)
+    };
+    let source = AnswerSource::detect();
     let printer = tokio::spawn(async move {
         while let Some(event) = events_rx.recv().await {
             if !matches!(event, ProviderEvent::Disconnected { .. }) || as_json {
                 progress::print(&event, as_json);
+            }
+            if let (ProviderEvent::AuthRequested(request), Some(answers)) = (&event, &answers) {
+                let (request, source, answers) = (request.clone(), source.clone(), answers.clone());
+                tokio::task::spawn_blocking(move || {
+                    answer::answer_request(request, source, answers)
+                });
             }
         }
     });
@@ -150,6 +170,12 @@ pub async fn run(args: ConnectArgs) -> u8 {
             match error {
                 SessionError::Config(_) | SessionError::NoRemote => exit_code::PROFILE_ERROR,
                 SessionError::AuthFailed(_) => exit_code::AUTH_FAILED,
+                SessionError::AuthNeeded(_) => {
+                    if !as_json {
+                        eprintln!("ferrovpn: run `ferrovpn connect` without --no-prompt to answer on the terminal or from standard input");
+                    }
+                    exit_code::AUTH_NEEDED
+                }
                 SessionError::Device(_) => exit_code::FAILURE,
                 SessionError::Fatal(_) | SessionError::RetriesExhausted { .. } => {
                     exit_code::CONNECTION_FAILED
@@ -177,36 +203,4 @@ async fn wait_for_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
-}
-
-/// Username and password from the command line, the profile's file or the terminal.
-fn resolve_credentials(profile: &Profile, args: &ConnectArgs) -> Result<Option<Credentials>, u8> {
-    let Some(auth) = &profile.auth_user_pass else {
-        return Ok(None);
-    };
-
-    let username = match args.username.clone().or_else(|| auth.username.clone()) {
-        Some(username) => username,
-        None => ask(args, "Username: ", true)?.to_string(),
-    };
-    let password = match &auth.password {
-        Some(password) => password.clone(),
-        None => ask(args, &format!("Password for {username}: "), false)?,
-    };
-    Ok(Some(Credentials { username, password }))
-}
-
-fn ask(args: &ConnectArgs, question: &str, echo: bool) -> Result<Zeroizing<String>, u8> {
-    if args.no_prompt {
-        eprintln!(
-            "ferrovpn: the profile needs a username and password; put them in the auth-user-pass file or run without --no-prompt"
-        );
-        return Err(exit_code::AUTH_NEEDED);
-    }
-    prompt::ask(question, echo).map_err(|error| {
-        eprintln!(
-            "ferrovpn: cannot ask for credentials: {error}; put them in the auth-user-pass file"
-        );
-        exit_code::AUTH_NEEDED
-    })
 }

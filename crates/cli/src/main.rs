@@ -1,5 +1,6 @@
 //! `ferrovpn`: connect to OpenVPN servers from the command line.
 
+mod answer;
 mod connect;
 mod exit_code;
 mod logging;

@@ -1,5 +1,6 @@
 //! Progress output while connecting: readable lines on standard error, or JSON lines on standard output.
 
+use ferrovpn_protocol::auth_request::{AskReason, AuthRequestKind};
 use ferrovpn_provider::ProviderEvent;
 use serde_json::json;
 
@@ -40,6 +41,26 @@ fn to_text(event: &ProviderEvent) -> String {
             "the server holds authentication pending".to_owned()
         }
         ProviderEvent::ServerInfo(text) => format!("server: {text}"),
+        ProviderEvent::AuthRequested(request) => {
+            let left = crate::answer::seconds_left(request.expires_at)
+                .map(|seconds| format!(", {seconds} s left"))
+                .unwrap_or_default();
+            let url = match &request.kind {
+                AuthRequestKind::WebAuth { url } => format!(" {url}"),
+                _ => String::new(),
+            };
+            let reason = match &request.reason {
+                AskReason::Initial => String::new(),
+                other => format!(" ({other})"),
+            };
+            format!(
+                "auth request {} ({}{left}): {}{url}{reason}",
+                request.id,
+                request.kind.name(),
+                request.prompt
+            )
+        }
+        ProviderEvent::AuthRequestClosed { id, outcome } => format!("auth request {id} {outcome}"),
         ProviderEvent::Connected {
             device,
             addresses,
@@ -81,6 +102,34 @@ fn to_json(event: &ProviderEvent) -> serde_json::Value {
             json!({"event": "auth_pending", "timeout_seconds": timeout.map(|t| t.as_secs())})
         }
         ProviderEvent::ServerInfo(text) => json!({"event": "server_info", "text": text}),
+        ProviderEvent::AuthRequested(request) => {
+            let url = match &request.kind {
+                AuthRequestKind::WebAuth { url } => Some(url.clone()),
+                _ => None,
+            };
+            json!({
+                "event": "auth_request",
+                "id": request.id.0,
+                "session": request.session,
+                "kind": request.kind.name(),
+                "prompt": request.prompt,
+                "echo": request.echo,
+                "response_required": request.response_required,
+                "expires_in_seconds": crate::answer::seconds_left(request.expires_at),
+                "reason": request.reason.to_string(),
+                "reason_kind": match request.reason {
+                    AskReason::Initial => "initial",
+                    AskReason::Rejected { .. } => "rejected",
+                    AskReason::SessionExpired => "session_expired",
+                    AskReason::NextStep => "next_step",
+                    AskReason::Reauthentication => "reauthentication",
+                },
+                "url": url,
+            })
+        }
+        ProviderEvent::AuthRequestClosed { id, outcome } => {
+            json!({"event": "auth_request_closed", "id": id.0, "outcome": outcome.to_string()})
+        }
         ProviderEvent::Connected {
             device,
             addresses,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::challenge::PendingAuthInfo;
 use crate::control_message::AuthFailed;
 use crate::push_reply::PushedOptions;
 
@@ -23,7 +24,14 @@ pub enum Event {
         /// The server's `timeout` keyword, if it sent one.
         timeout: Option<Duration>,
     },
-    /// Information from the server (`INFO` or `INFO_PRE`), sanitized text.
+    /// `INFO_PRE` during pending authentication: a challenge, a sign-in URL or other text.
+    PendingAuth {
+        /// Key whose exchange the server holds; above 0 during a renegotiation.
+        key_id: u8,
+        /// The parsed message.
+        info: PendingAuthInfo,
+    },
+    /// Information from the server (`INFO`), sanitized text.
     Info(String),
     /// The first `PUSH_REPLY` arrived and the data channel is ready.
     Connected(Box<PushedOptions>),

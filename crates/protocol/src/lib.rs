@@ -13,6 +13,7 @@
 //! (`PUSH_REQUEST`, `PUSH_REPLY`, `AUTH_FAILED`, ...) and the AEAD data
 //! channel.
 
+pub mod auth_request;
 pub mod challenge;
 pub mod cipher;
 pub mod compression;

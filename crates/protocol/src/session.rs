@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use crate::challenge::{sanitize_prompt, PendingAuthInfo};
 use crate::cipher::DataCipher;
 use crate::compression::Compression;
 use crate::config::Credentials;
@@ -218,6 +219,33 @@ impl Session {
         };
         if let Err(error) = key.send_text(message) {
             tracing::warn!(%error, "could not send a control message");
+        }
+    }
+
+    /// Sends `CR_RESPONSE` with `answer` on key `key_id`, where the server's `CR_TEXT` arrived.
+    ///
+    /// Returns false when that key is gone, so the answer was not sent.
+    pub fn send_cr_response(&mut self, key_id: u8, answer: &str) -> bool {
+        let Some(key) = self
+            .keys
+            .iter_mut()
+            .find(|key| key.key_id.0 == key_id && key.is_active())
+        else {
+            tracing::warn!(
+                key_id,
+                "the key that carried the challenge is gone; not sending CR_RESPONSE"
+            );
+            return false;
+        };
+        match key.send_text(&control_message::cr_response(answer)) {
+            Ok(()) => {
+                tracing::info!(key_id, "sent CR_RESPONSE");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(key_id, %error, "could not send CR_RESPONSE");
+                false
+            }
         }
     }
 
@@ -763,9 +791,17 @@ impl Session {
                 }
                 self.events.push_back(Event::AuthPending { timeout });
             }
-            ServerMessage::InfoPre(text) | ServerMessage::Info(text) => {
-                self.events.push_back(Event::Info(text));
-            }
+            ServerMessage::InfoPre(text) => match PendingAuthInfo::parse(&text) {
+                Ok(info) => {
+                    let key_id = self.keys[index].key_id.0;
+                    self.events.push_back(Event::PendingAuth { key_id, info });
+                }
+                Err(error) => tracing::warn!(%error, "ignoring malformed INFO_PRE message"),
+            },
+            ServerMessage::Info(text) => match sanitize_prompt(&text) {
+                Ok(text) => self.events.push_back(Event::Info(text)),
+                Err(error) => tracing::warn!(%error, "ignoring malformed INFO message"),
+            },
             ServerMessage::Restart {
                 preserve_credentials,
                 advance,

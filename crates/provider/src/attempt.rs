@@ -4,11 +4,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use std::time::Duration;
+
+use ferrovpn_protocol::auth_request::{AskReason, AuthAnswer, AuthRequestKind, AuthRequestOutcome};
+use ferrovpn_protocol::challenge::PendingAuthInfo;
 use ferrovpn_protocol::event::{CloseReason, Event};
 use ferrovpn_protocol::push_reply::PushedOptions;
 use ferrovpn_protocol::Session;
 use tokio::sync::{mpsc, watch};
 
+use crate::auth_broker::AuthBroker;
 use crate::events::ProviderEvent;
 use crate::transport::{Transport, MAX_PACKET};
 use crate::tunnel_device::TunnelDevice;
@@ -24,6 +29,8 @@ pub enum AttemptEnd {
     Device(String),
     /// The provider was asked to stop.
     Shutdown,
+    /// The server needs an answer and nobody is left to give one.
+    AuthNeeded,
 }
 
 /// State carried from an attempt to the supervisor.
@@ -34,6 +41,22 @@ pub struct AttemptResult {
     pub was_connected: bool,
     /// The newest `auth-token` push, if any, for the next attempt.
     pub pushed_token: Option<PushedOptions>,
+    /// A challenge answer went to the server during this attempt.
+    pub answered_challenge: bool,
+}
+
+/// What an attempt needs besides the session and the socket.
+pub struct AttemptContext<'a> {
+    /// The session's TUN device.
+    pub device: &'a mut TunnelDevice,
+    /// Where progress goes.
+    pub events: &'a mpsc::UnboundedSender<ProviderEvent>,
+    /// Set when the provider should stop.
+    pub shutdown: &'a mut watch::Receiver<bool>,
+    /// Pending authentication requests.
+    pub broker: &'a mut AuthBroker,
+    /// Reason given with a challenge raised during this attempt.
+    pub reason: AskReason,
 }
 
 /// Runs `session` on `transport` until it closes, the socket fails or `shutdown` fires.
@@ -41,10 +64,15 @@ pub async fn run_attempt(
     mut session: Session,
     mut transport: Transport,
     server: SocketAddr,
-    device: &mut TunnelDevice,
-    events: &mpsc::UnboundedSender<ProviderEvent>,
-    shutdown: &mut watch::Receiver<bool>,
+    context: AttemptContext<'_>,
 ) -> AttemptResult {
+    let AttemptContext {
+        device,
+        events,
+        shutdown,
+        broker,
+        reason,
+    } = context;
     let mut socket_buffer = vec![0u8; MAX_PACKET];
     let mut tun_buffer = vec![0u8; MAX_PACKET];
     let mut encrypted = Vec::with_capacity(MAX_PACKET);
@@ -52,7 +80,12 @@ pub async fn run_attempt(
         end: AttemptEnd::Shutdown,
         was_connected: false,
         pushed_token: None,
+        answered_challenge: false,
     };
+    // Timeout of the newest AUTH_PENDING, which bounds the challenge that follows it.
+    let mut pending_timeout: Option<Duration> = None;
+    // Key whose exchange carries the pending CR_TEXT challenge.
+    let mut challenge_key_id: u8 = 0;
 
     loop {
         let now = Instant::now();
@@ -69,10 +102,58 @@ pub async fn run_attempt(
         while let Some(event) = session.poll_event() {
             match event {
                 Event::Closed(reason) => {
+                    broker.close(AuthRequestOutcome::Cancelled);
                     result.end = AttemptEnd::Closed(reason);
                     return result;
                 }
+                Event::AuthPending { timeout } => {
+                    pending_timeout = timeout;
+                    report(Event::AuthPending { timeout }, server, events);
+                }
+                Event::PendingAuth { key_id, info } => {
+                    let reason = if key_id > 0 {
+                        AskReason::Reauthentication
+                    } else {
+                        reason.clone()
+                    };
+                    match info {
+                        PendingAuthInfo::CrText(challenge) => {
+                            challenge_key_id = key_id;
+                            broker.raise(
+                                AuthRequestKind::PendingChallenge,
+                                challenge.text,
+                                challenge.echo,
+                                challenge.response_required,
+                                pending_timeout,
+                                reason,
+                            );
+                        }
+                        PendingAuthInfo::WebAuth(web) => {
+                            broker.raise(
+                                AuthRequestKind::WebAuth { url: web.url },
+                                "Sign in with your web browser".to_owned(),
+                                false,
+                                false,
+                                pending_timeout,
+                                reason,
+                            );
+                        }
+                        PendingAuthInfo::Other(text) => {
+                            let _ = events.send(ProviderEvent::ServerInfo(text));
+                        }
+                    }
+                }
+                Event::Renegotiated { key_id } => {
+                    // A renegotiation that finished settles any re-authentication challenge.
+                    if broker.has_pending() {
+                        broker.close(AuthRequestOutcome::CompletedOutOfBand);
+                    }
+                    report(Event::Renegotiated { key_id }, server, events);
+                }
                 Event::Connected(options) => {
+                    if broker.has_pending() {
+                        broker.close(AuthRequestOutcome::CompletedOutOfBand);
+                    }
                     if options.auth_token.is_some() {
                         result.pushed_token = Some((*options).clone());
                     }
@@ -103,7 +184,10 @@ pub async fn run_attempt(
             }
         }
 
-        let deadline = session.poll_timeout();
+        let deadline = match (session.poll_timeout(), broker.deadline()) {
+            (Some(session), Some(request)) => Some(session.min(request)),
+            (session, request) => session.or(request),
+        };
         let sleep = async {
             match deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
@@ -146,7 +230,33 @@ pub async fn run_attempt(
                     return result;
                 }
             },
-            () = sleep => session.handle_timeout(Instant::now()),
+            answer = broker.next_answer(), if broker.has_pending() => match answer {
+                Ok(AuthAnswer::Response(response)) => {
+                    if session.send_cr_response(challenge_key_id, &response) {
+                        result.answered_challenge = true;
+                        broker.close(AuthRequestOutcome::Answered);
+                    } else {
+                        broker.close(AuthRequestOutcome::Cancelled);
+                    }
+                }
+                Ok(_) => tracing::debug!("request acknowledged; waiting for the server"),
+                Err(end) if broker.pending().is_some_and(|request| !request.response_required) => {
+                    tracing::debug!(?end, "no answers can arrive; the pending request needs none");
+                }
+                Err(end) => {
+                    tracing::warn!(?end, "an auth request is pending and no answer can arrive");
+                    broker.close(AuthRequestOutcome::Cancelled);
+                    session.disconnect(Instant::now());
+                    flush(&mut session, &mut transport).await;
+                    result.end = AttemptEnd::AuthNeeded;
+                    return result;
+                }
+            },
+            () = sleep => {
+                let now = Instant::now();
+                broker.expire_if_due(now);
+                session.handle_timeout(now);
+            }
             _ = shutdown.changed() => {
                 tracing::info!("disconnecting");
                 session.disconnect(Instant::now());
@@ -176,6 +286,7 @@ fn report(event: Event, server: SocketAddr, events: &mpsc::UnboundedSender<Provi
         Event::PushRequested => ProviderEvent::Authenticating,
         Event::AuthPending { timeout } => ProviderEvent::AuthPending { timeout },
         Event::Info(text) => ProviderEvent::ServerInfo(text),
+        Event::PendingAuth { .. } => return,
         Event::Renegotiated { key_id } => ProviderEvent::Renegotiated { key_id },
         Event::Connected(_) | Event::AuthTokenUpdated(_) | Event::Closed(_) => return,
     };

@@ -125,7 +125,12 @@ pub fn client_config(
         data_ciphers_fallback: profile.data_ciphers_fallback,
         credentials,
         peer_info_extra,
-        sso_methods: Vec::new(),
+        // Every pending-auth method the provider turns into an auth request.
+        sso_methods: vec![
+            "crtext".to_owned(),
+            "openurl".to_owned(),
+            "webauth".to_owned(),
+        ],
         reneg_sec: profile
             .reneg_sec
             .filter(|seconds| *seconds > 0)

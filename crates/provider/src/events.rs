@@ -3,6 +3,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use ferrovpn_protocol::auth_request::{AuthRequest, AuthRequestId, AuthRequestOutcome};
+
 /// One step of a session's life, for progress output and status.
 #[derive(Clone, Debug)]
 pub enum ProviderEvent {
@@ -33,6 +35,15 @@ pub enum ProviderEvent {
     },
     /// A message from the server for the user.
     ServerInfo(String),
+    /// The provider needs something from a person; the start stays pending until it is answered.
+    AuthRequested(AuthRequest),
+    /// A request left the pending list.
+    AuthRequestClosed {
+        /// The request.
+        id: AuthRequestId,
+        /// How it ended.
+        outcome: AuthRequestOutcome,
+    },
     /// The tunnel is up.
     Connected {
         /// Name of the TUN device.

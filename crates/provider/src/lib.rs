@@ -6,6 +6,8 @@
 //! progress as [`ProviderEvent`]s. It shows no user interface.
 
 pub mod attempt;
+pub mod auth_broker;
+pub mod auth_state;
 pub mod client_config;
 pub mod events;
 pub mod netlink;
@@ -16,5 +18,6 @@ pub mod transport;
 pub mod tun;
 pub mod tunnel_device;
 
+pub use auth_broker::{answer_channel, AnswerMessage, AnswerReceiver, AnswerSender};
 pub use events::ProviderEvent;
-pub use supervisor::{run_session, SessionError};
+pub use supervisor::{run_session, SessionError, SessionOptions};

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ferrovpn_profile::Profile;
 use ferrovpn_protocol::config::Credentials;
 use ferrovpn_protocol::event::CloseReason;
-use ferrovpn_protocol::push_reply::PushedOptions;
 use ferrovpn_protocol::Session;
 use tokio::sync::{mpsc, watch};
-use zeroize::Zeroizing;
 
-use crate::attempt::{run_attempt, AttemptEnd};
+use crate::attempt::{run_attempt, AttemptContext, AttemptEnd, AttemptResult};
+use crate::auth_broker::{AnswerReceiver, AuthBroker};
+use crate::auth_state::{AuthDecision, AuthState, DEFAULT_MAX_AUTH_ATTEMPTS};
 use crate::client_config::{client_config, ClientConfigError};
 use crate::events::ProviderEvent;
 use crate::transport::Transport;
@@ -36,6 +36,9 @@ pub enum SessionError {
     /// The profile has no `remote`.
     #[error("the profile has no remote; add `remote HOST [PORT] [udp|tcp]`")]
     NoRemote,
+    /// The server needs an answer and no one can give it (`--no-prompt`).
+    #[error("{0}")]
+    AuthNeeded(String),
     /// The server rejected the credentials.
     #[error("authentication failed: {0}")]
     AuthFailed(String),
@@ -55,39 +58,24 @@ pub enum SessionError {
     },
 }
 
-/// Credentials for the whole session, with the auth-token that may replace the password.
-struct SessionCredentials {
-    /// Credentials from the user or the profile.
-    user: Option<Credentials>,
-    /// The server's `auth-token`, in memory only.
-    token: Option<Zeroizing<String>>,
-    /// `auth-token-user`, or the username the token belongs to.
-    token_username: Option<String>,
+/// Settings of one session beyond its profile.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Name of the session, shown in auth requests and logs.
+    pub name: String,
+    /// Username that replaces the one in the profile's `auth-user-pass` file.
+    pub username: Option<String>,
+    /// Attempts whose answers the server may reject before the session gives up.
+    pub max_auth_attempts: u32,
 }
 
-impl SessionCredentials {
-    /// The credentials for the next key method 2 message: the token when there is one.
-    fn for_attempt(&self) -> Option<Credentials> {
-        match (&self.token, &self.user) {
-            (Some(token), user) => Some(Credentials {
-                username: self
-                    .token_username
-                    .clone()
-                    .or_else(|| user.as_ref().map(|user| user.username.clone()))
-                    .unwrap_or_default(),
-                password: token.clone(),
-            }),
-            (None, user) => user.clone(),
-        }
-    }
-
-    fn store_token(&mut self, options: &PushedOptions) {
-        if let Some(token) = &options.auth_token {
-            tracing::debug!("keeping the auth-token for reconnects");
-            self.token = Some(Zeroizing::new(token.expose().to_owned()));
-            if let Some(user) = &options.auth_token_user {
-                self.token_username = Some(user.clone());
-            }
+impl SessionOptions {
+    /// Returns options with the defaults for session `name`.
+    pub fn new(name: impl Into<String>) -> SessionOptions {
+        SessionOptions {
+            name: name.into(),
+            username: None,
+            max_auth_attempts: DEFAULT_MAX_AUTH_ATTEMPTS,
         }
     }
 }
@@ -97,8 +85,9 @@ impl SessionCredentials {
 /// Everything added to the system (TUN device, addresses, routes) is removed before this returns.
 pub async fn run_session(
     profile: Profile,
-    credentials: Option<Credentials>,
+    options: SessionOptions,
     events: mpsc::UnboundedSender<ProviderEvent>,
+    answers: AnswerReceiver,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SessionError> {
     if profile.remotes.is_empty() {
@@ -106,7 +95,21 @@ pub async fn run_session(
     }
 
     let mut device = TunnelDevice::new(profile.tun_mtu.unwrap_or(1500), profile.route_nopull);
-    let result = supervise(&profile, credentials, &events, &mut shutdown, &mut device).await;
+    let mut broker = AuthBroker::new(options.name.clone(), answers, events.clone());
+    let mut auth = AuthState::new(
+        &profile,
+        options.username.clone(),
+        options.max_auth_attempts,
+    );
+    let result = supervise(
+        &profile,
+        &mut auth,
+        &mut broker,
+        &events,
+        &mut shutdown,
+        &mut device,
+    )
+    .await;
     device.teardown().await;
 
     let reason = match &result {
@@ -119,7 +122,8 @@ pub async fn run_session(
 
 async fn supervise(
     profile: &Profile,
-    credentials: Option<Credentials>,
+    auth: &mut AuthState,
+    broker: &mut AuthBroker,
     events: &mpsc::UnboundedSender<ProviderEvent>,
     shutdown: &mut watch::Receiver<bool>,
     device: &mut TunnelDevice,
@@ -129,11 +133,6 @@ async fn supervise(
         shuffle(&mut remotes);
     }
 
-    let mut credentials = SessionCredentials {
-        user: credentials,
-        token: None,
-        token_username: None,
-    };
     let backoff_max = profile
         .connect_retry
         .and_then(|(_, max)| max)
@@ -163,28 +162,65 @@ async fn supervise(
         });
         tracing::info!(host = %remote.host, port = remote.port, tcp, attempt, "connecting");
 
-        let outcome =
-            connect_once(profile, remote, tcp, &credentials, events, shutdown, device).await;
-        let (end, was_connected, token) = match outcome {
-            Ok(result) => (result.end, result.was_connected, result.pushed_token),
-            Err(ConnectError::Config(error)) => return Err(error.into()),
+        let credentials = match auth.credentials_for_attempt(broker, shutdown).await {
+            Ok(credentials) => credentials,
+            Err(AuthDecision::Stop) => return Ok(()),
+            Err(AuthDecision::Fail(message)) => return Err(SessionError::AuthFailed(message)),
+            Err(AuthDecision::AuthNeeded(message)) => {
+                return Err(SessionError::AuthNeeded(message))
+            }
+            Err(AuthDecision::Retry(_)) => continue,
         };
-        if let Some(options) = token {
-            credentials.store_token(&options);
+        let context = AttemptContext {
+            device: &mut *device,
+            events,
+            shutdown: &mut *shutdown,
+            broker: &mut *broker,
+            reason: auth.reason(),
+        };
+        let result = connect_once(profile, remote, tcp, credentials, context).await?;
+        let (end, was_connected) = (result.end, result.was_connected);
+        if let Some(options) = &result.pushed_token {
+            auth.store_token(options);
         }
         if was_connected {
+            auth.connected();
             backoff = backoff_start;
             attempt = 0;
         }
 
         let reason = match end {
             AttemptEnd::Shutdown => return Ok(()),
+            AttemptEnd::AuthNeeded => {
+                return Err(SessionError::AuthNeeded(
+                    "the server asks for a response, and no prompt is allowed".to_owned(),
+                ))
+            }
             AttemptEnd::Closed(CloseReason::AuthFailed(failed)) => {
-                if credentials.token.take().is_some() {
-                    tracing::info!("the server rejected the auth-token; the session expired, using the credentials again");
-                    continue;
+                let server_reason = failed.to_string();
+                let decision = auth
+                    .handle_auth_failed(failed, result.answered_challenge, broker, shutdown)
+                    .await;
+                match decision {
+                    AuthDecision::Retry(delay) => {
+                        if !delay.is_zero() {
+                            let _ = events.send(ProviderEvent::Reconnecting {
+                                reason: format!("authentication failed: {server_reason}"),
+                                delay,
+                            });
+                            tokio::select! {
+                                () = tokio::time::sleep(delay) => {}
+                                _ = shutdown.changed() => return Ok(()),
+                            }
+                        }
+                        continue;
+                    }
+                    AuthDecision::Fail(message) => return Err(SessionError::AuthFailed(message)),
+                    AuthDecision::AuthNeeded(message) => {
+                        return Err(SessionError::AuthNeeded(message))
+                    }
+                    AuthDecision::Stop => return Ok(()),
                 }
-                return Err(SessionError::AuthFailed(failed.to_string()));
             }
             AttemptEnd::Closed(reason) if !reason.is_retryable() => {
                 return Err(SessionError::Fatal(reason.to_string()));
@@ -201,10 +237,11 @@ async fn supervise(
                 if advance {
                     remote_index += 1;
                 }
-                format!(
-                    "the server asked the client to reconnect{}{text}",
-                    if text.is_empty() { "" } else { ": " }
-                )
+                if text.is_empty() {
+                    "the server asked the client to reconnect".to_owned()
+                } else {
+                    format!("the server asked the client to reconnect: {text}")
+                }
             }
             AttemptEnd::Closed(reason) => {
                 if !was_connected {
@@ -248,21 +285,14 @@ async fn supervise(
     }
 }
 
-enum ConnectError {
-    Config(ClientConfigError),
-}
-
 async fn connect_once(
     profile: &Profile,
     remote: &ferrovpn_profile::Remote,
     tcp: bool,
-    credentials: &SessionCredentials,
-    events: &mpsc::UnboundedSender<ProviderEvent>,
-    shutdown: &mut watch::Receiver<bool>,
-    device: &mut TunnelDevice,
-) -> Result<crate::attempt::AttemptResult, ConnectError> {
-    let config =
-        client_config(profile, tcp, credentials.for_attempt()).map_err(ConnectError::Config)?;
+    credentials: Option<Credentials>,
+    context: AttemptContext<'_>,
+) -> Result<AttemptResult, ClientConfigError> {
+    let config = client_config(profile, tcp, credentials)?;
 
     let server = match resolve(&remote.host, remote.port, remote.proto).await {
         Ok(server) => server,
@@ -281,14 +311,15 @@ async fn connect_once(
         Ok(session) => session,
         Err(reason) => return Ok(failed(AttemptEnd::Closed(reason))),
     };
-    Ok(run_attempt(session, transport, server, device, events, shutdown).await)
+    Ok(run_attempt(session, transport, server, context).await)
 }
 
-fn failed(end: AttemptEnd) -> crate::attempt::AttemptResult {
-    crate::attempt::AttemptResult {
+fn failed(end: AttemptEnd) -> AttemptResult {
+    AttemptResult {
         end,
         was_connected: false,
         pushed_token: None,
+        answered_challenge: false,
     }
 }
 

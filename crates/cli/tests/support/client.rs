@@ -1,8 +1,8 @@
 //! The `ferrovpn` binary run inside a test bed's client namespace, with its JSON progress read back.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use serde_json::Value;
 /// A running `ferrovpn connect`.
 pub struct FerrovpnClient {
     child: Option<Child>,
+    stdin: Option<ChildStdin>,
     events: Receiver<Value>,
     /// Every event seen so far, for failure messages.
     pub seen: Vec<Value>,
@@ -30,9 +31,10 @@ impl FerrovpnClient {
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
-            .stdin(Stdio::null());
+            .stdin(Stdio::piped());
         let mut child = command.spawn().expect("spawn ferrovpn");
 
+        let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, events) = mpsc::channel();
         std::thread::spawn(move || {
@@ -51,10 +53,18 @@ impl FerrovpnClient {
 
         FerrovpnClient {
             child: Some(child),
+            stdin,
             events,
             seen: Vec::new(),
             log_path,
         }
+    }
+
+    /// Writes one answer line to the client's standard input.
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("client standard input open");
+        writeln!(stdin, "{line}").expect("write an answer line");
+        stdin.flush().expect("flush the answer line");
     }
 
     /// Process id of the client.
