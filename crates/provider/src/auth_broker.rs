@@ -288,3 +288,170 @@ impl AuthBroker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    fn broker() -> (
+        AuthBroker,
+        AnswerSender,
+        mpsc::UnboundedReceiver<ProviderEvent>,
+    ) {
+        let (answers_tx, answers_rx) = answer_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        (
+            AuthBroker::new("test".to_owned(), answers_rx, events_tx),
+            answers_tx,
+            events_rx,
+        )
+    }
+
+    fn send(
+        answers: &AnswerSender,
+        id: AuthRequestId,
+        answer: AuthAnswer,
+    ) -> oneshot::Receiver<Result<(), AnswerError>> {
+        let (reply, verdict) = oneshot::channel();
+        answers.send(AnswerMessage { id, answer, reply }).unwrap();
+        verdict
+    }
+
+    fn response(text: &str) -> AuthAnswer {
+        AuthAnswer::Response(Zeroizing::new(text.to_owned()))
+    }
+
+    #[tokio::test]
+    async fn answer_to_unknown_id_rejected() {
+        let (mut broker, answers, _events) = broker();
+        let id = broker.raise(
+            AuthRequestKind::PendingChallenge,
+            "Code".into(),
+            false,
+            true,
+            None,
+            AskReason::Initial,
+        );
+        let wrong = send(&answers, AuthRequestId(id.0 + 1000), response("123456"));
+        let right = send(&answers, id, response("123456"));
+
+        let answer = broker
+            .next_answer()
+            .await
+            .expect("the right answer is taken");
+        assert!(
+            matches!(answer, AuthAnswer::Response(_)),
+            "answer: {answer:?}"
+        );
+        assert_eq!(
+            wrong.await.unwrap(),
+            Err(AnswerError::NotPending(AuthRequestId(id.0 + 1000)))
+        );
+        assert_eq!(right.await.unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn answer_after_expiry_rejected() {
+        let (mut broker, answers, mut events) = broker();
+        let id = broker.raise(
+            AuthRequestKind::PendingChallenge,
+            "Code".into(),
+            false,
+            true,
+            Some(Duration::from_millis(1)),
+            AskReason::Initial,
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(broker.expire_if_due(Instant::now()), "request not expired");
+
+        let verdict = send(&answers, id, response("123456"));
+        drop(answers);
+        assert_eq!(broker.next_answer().await.unwrap_err(), WaitEnd::NoAnswerer);
+        assert_eq!(verdict.await.unwrap(), Err(AnswerError::NotPending(id)));
+
+        let _requested = events.recv().await;
+        let closed = events.recv().await;
+        assert!(
+            matches!(
+                closed,
+                Some(ProviderEvent::AuthRequestClosed {
+                    outcome: AuthRequestOutcome::Expired,
+                    ..
+                })
+            ),
+            "event: {closed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_for_challenge_rejected() {
+        let (mut broker, answers, _events) = broker();
+        let id = broker.raise(
+            AuthRequestKind::DynamicChallenge,
+            "Code".into(),
+            true,
+            true,
+            None,
+            AskReason::Initial,
+        );
+        let verdict = send(
+            &answers,
+            id,
+            AuthAnswer::Credentials {
+                username: "alice".into(),
+                password: Zeroizing::new("pw".into()),
+            },
+        );
+        drop(answers);
+        assert_eq!(broker.next_answer().await.unwrap_err(), WaitEnd::NoAnswerer);
+        assert!(matches!(
+            verdict.await.unwrap(),
+            Err(AnswerError::WrongKind { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn empty_required_response_rejected() {
+        let (mut broker, answers, _events) = broker();
+        let id = broker.raise(
+            AuthRequestKind::PendingChallenge,
+            "Code".into(),
+            false,
+            true,
+            None,
+            AskReason::Initial,
+        );
+        let verdict = send(&answers, id, response(""));
+        drop(answers);
+        assert_eq!(broker.next_answer().await.unwrap_err(), WaitEnd::NoAnswerer);
+        assert_eq!(verdict.await.unwrap(), Err(AnswerError::Empty(id)));
+    }
+
+    #[tokio::test]
+    async fn new_request_cancels_previous() {
+        let (mut broker, _answers, mut events) = broker();
+        let first = broker.raise(
+            AuthRequestKind::DynamicChallenge,
+            "One".into(),
+            true,
+            true,
+            None,
+            AskReason::Initial,
+        );
+        broker.raise(
+            AuthRequestKind::DynamicChallenge,
+            "Two".into(),
+            true,
+            true,
+            None,
+            AskReason::NextStep,
+        );
+        let _first_requested = events.recv().await;
+        let closed = events.recv().await;
+        assert!(
+            matches!(closed, Some(ProviderEvent::AuthRequestClosed { id, outcome: AuthRequestOutcome::Cancelled }) if id == first),
+            "event: {closed:?}"
+        );
+    }
+}
