@@ -106,8 +106,14 @@ pub struct ServerConfig {
     pub verify_script: Option<String>,
     /// `auth-gen-token` lifetime in seconds (0 for no expiry), or `None` for no tokens.
     pub auth_gen_token: Option<u32>,
+    /// Whether `auth-gen-token` has the `external-auth` flag, so sessions that present a
+    /// token are still passed to the external authentication with `session_state` set.
+    pub auth_gen_token_external_auth: bool,
     /// Whether the server opens its management interface on a Unix socket.
     pub management: bool,
+    /// Whether the management client authenticates every client
+    /// (`management-client-auth`), as [`crate::Authenticator`] does.
+    pub management_client_auth: bool,
     /// Log verbosity (`verb`).
     pub verb: u8,
     /// Directives appended verbatim after the generated ones, one per entry.
@@ -146,7 +152,12 @@ impl fmt::Debug for ServerConfig {
             .field("credentials", &self.credentials)
             .field("verify_script", &self.verify_script.is_some())
             .field("auth_gen_token", &self.auth_gen_token)
+            .field(
+                "auth_gen_token_external_auth",
+                &self.auth_gen_token_external_auth,
+            )
             .field("management", &self.management)
+            .field("management_client_auth", &self.management_client_auth)
             .field("verb", &self.verb)
             .field("extra_lines", &self.extra_lines)
             .finish_non_exhaustive()
@@ -212,7 +223,9 @@ impl ServerConfig {
             credentials: None,
             verify_script: None,
             auth_gen_token: None,
+            auth_gen_token_external_auth: false,
             management: false,
+            management_client_auth: false,
             verb: 4,
             extra_lines: Vec::new(),
             ca_cert_pem: pki.ca_cert_pem.clone(),
@@ -333,9 +346,31 @@ impl ServerConfig {
         self
     }
 
+    /// Enables `auth-gen-token <lifetime> external-auth`, 0 meaning no expiry.
+    ///
+    /// A client that presents a valid token is then still announced to the external
+    /// authentication (management `>CLIENT:CONNECT` or `REAUTH`), with the environment
+    /// variable `session_state` set to `Authenticated` instead of `Initial`.
+    pub fn auth_gen_token_external_auth(mut self, lifetime: u32) -> Self {
+        self.auth_gen_token = Some(lifetime);
+        self.auth_gen_token_external_auth = true;
+        self
+    }
+
     /// Opens the management interface on a Unix socket in the server's directory.
     pub fn management(mut self) -> Self {
         self.management = true;
+        self
+    }
+
+    /// Opens the management interface and adds `management-client-auth`, so every client
+    /// waits until the management client replies with `client-auth-nt`, `client-deny` or
+    /// `client-pending-auth`. [`crate::Authenticator`] sends those replies.
+    ///
+    /// Without a connected management client, connecting clients are never authenticated.
+    pub fn management_client_auth(mut self) -> Self {
+        self.management = true;
+        self.management_client_auth = true;
         self
     }
 
@@ -423,13 +458,20 @@ impl ServerConfig {
             ));
         }
         if let Some(lifetime) = self.auth_gen_token {
-            line(format!("auth-gen-token {lifetime}"));
+            if self.auth_gen_token_external_auth {
+                line(format!("auth-gen-token {lifetime} external-auth"));
+            } else {
+                line(format!("auth-gen-token {lifetime}"));
+            }
         }
         if self.management {
             line(format!(
                 "management {} unix",
                 files.management_socket.display()
             ));
+        }
+        if self.management_client_auth {
+            line("management-client-auth".to_owned());
         }
 
         line(format!("verb {}", self.verb));
@@ -481,7 +523,9 @@ mod tests {
             credentials: None,
             verify_script: None,
             auth_gen_token: None,
+            auth_gen_token_external_auth: false,
             management: false,
+            management_client_auth: false,
             verb: 4,
             extra_lines: Vec::new(),
             ca_cert_pem: String::new(),
@@ -604,6 +648,25 @@ mod tests {
             assert_has_line(&lines, directive);
         }
         assert_lacks_prefix(&lines, "keepalive");
+    }
+
+    #[test]
+    fn render_management_client_auth_adds_both_directives() {
+        let lines = render(&config_without_pki().management_client_auth());
+        assert_has_line(&lines, "management /srv/management.sock unix");
+        assert_has_line(&lines, "management-client-auth");
+    }
+
+    #[test]
+    fn render_management_omits_client_auth() {
+        let lines = render(&config_without_pki().management());
+        assert_lacks_prefix(&lines, "management-client-auth");
+    }
+
+    #[test]
+    fn render_auth_gen_token_external_auth_flag() {
+        let lines = render(&config_without_pki().auth_gen_token_external_auth(0));
+        assert_has_line(&lines, "auth-gen-token 0 external-auth");
     }
 
     #[test]
