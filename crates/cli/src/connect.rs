@@ -128,8 +128,10 @@ pub async fn run(args: ConnectArgs) -> u8 {
     ));
 
     let as_json = args.json;
-    // With --no-prompt nobody answers, so the provider reports that it needs input.
+    // With --no-prompt nobody answers, so the provider reports that it needs input. The
+    // sender is dropped here: a conditionally moved variable would live to the end of `run`.
     let answers = if args.no_prompt {
+        drop(answers_tx);
         None
     } else {
         Some(answers_tx)

@@ -36,8 +36,10 @@ use crate::tls_wrap::TlsWrap;
 /// Interval between `PUSH_REQUEST`s while waiting for `PUSH_REPLY`, as OpenVPN 2.6 does.
 const PUSH_REQUEST_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Interval between `PUSH_REQUEST`s while authentication is pending: they keep the session alive.
-const PUSH_REQUEST_INTERVAL_PENDING: Duration = Duration::from_secs(8);
+/// Interval between `PUSH_REQUEST`s while authentication is pending. They keep the session
+/// alive, and an OpenVPN 2.6 server answers one with `PUSH_REPLY` only once the pending
+/// authentication finished, so a short interval brings the tunnel up soon after an approval.
+const PUSH_REQUEST_INTERVAL_PENDING: Duration = Duration::from_secs(2);
 
 /// ACKs that ride on a packet carrying a message (`CONTROL_SEND_ACK_MAX` in OpenVPN 2.6).
 const ACKS_PER_MESSAGE: usize = 4;
@@ -953,10 +955,15 @@ impl Session {
         match self.tx_key {
             None => self.tx_key = Some(key_id),
             Some(_) => {
+                // A server keeps only its newest key and one older one. Once a further key
+                // is up, the key still waiting to take over is the oldest the server accepts.
+                let active_since = key.active_since.unwrap_or_else(Instant::now);
+                if let Some((waiting, _)) = self.pending_tx_key {
+                    self.switch_tx_key(waiting);
+                }
                 // The server keeps sending on the old key until its own deferred checks of
                 // the new key are done. So switch when it uses the new key, or after hand-window.
-                let at = key.active_since.unwrap_or_else(Instant::now)
-                    + self.config.hand_window.min(Duration::from_secs(60));
+                let at = active_since + self.config.hand_window.min(Duration::from_secs(60));
                 self.pending_tx_key = Some((key_id, at));
                 self.events
                     .push_back(Event::Renegotiated { key_id: key_id.0 });

@@ -26,7 +26,7 @@ impl FerrovpnClient {
         let log = std::fs::File::create(&log_path).expect("create client log");
         let mut command = Netns::command(testbed.client_ns(), env!("CARGO_BIN_EXE_ferrovpn"));
         command
-            .args(["-vv", "connect", "--json", "--no-prompt"])
+            .args(["-vv", "connect", "--json"])
             .arg(profile)
             .args(extra)
             .stdout(Stdio::piped())
