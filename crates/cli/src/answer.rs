@@ -62,12 +62,14 @@ pub fn seconds_left(expires_at: Option<SystemTime>) -> Option<u64> {
 }
 
 /// Asks for the answer to `request` and sends it; runs on a blocking thread.
-pub fn answer_request(request: AuthRequest, source: AnswerSource, answers: AnswerSender) {
+///
+/// Returns false when no answer can be read at all, such as at the end of standard input.
+pub fn answer_request(request: AuthRequest, source: AnswerSource, answers: AnswerSender) -> bool {
     if !request.response_required {
         if let AuthRequestKind::WebAuth { url } = &request.kind {
             eprintln!("open this page to sign in: {url}");
         }
-        return;
+        return true;
     }
 
     let answer = match read_answer(&request, &source) {
@@ -77,7 +79,7 @@ pub fn answer_request(request: AuthRequest, source: AnswerSource, answers: Answe
                 "ferrovpn: cannot read the answer to auth request {}: {error}",
                 request.id
             );
-            return;
+            return false;
         }
     };
 
@@ -90,11 +92,12 @@ pub fn answer_request(request: AuthRequest, source: AnswerSource, answers: Answe
         })
         .is_err()
     {
-        return;
+        return true;
     }
     if let Ok(Err(error)) = verdict.blocking_recv() {
         eprintln!("ferrovpn: {error}");
     }
+    true
 }
 
 fn read_answer(request: &AuthRequest, source: &AnswerSource) -> io::Result<AuthAnswer> {

@@ -48,10 +48,29 @@ fn load_profile(path: &Path, as_json: bool) -> Result<Loaded, u8> {
             if as_json {
                 println!(
                     "{}",
-                    json!({"event": "error", "kind": "profile", "message": error.to_string()})
+                    json!({"event": "error", "valid": false, "kind": "profile", "message": error.to_string()})
                 );
             } else {
                 eprintln!("ferrovpn: {error}");
+            }
+            Err(exit_code::PROFILE_ERROR)
+        }
+    }
+}
+
+/// Loads the certificates and keys the way a connection will, so bad TLS material is
+/// reported before anything is sent.
+fn validate_tls_material(profile: &Profile, path: &Path, as_json: bool) -> Result<(), u8> {
+    match ferrovpn_provider::client_config::client_config(profile, false, None) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"event": "error", "valid": false, "kind": "profile", "message": format!("{}: {error}", path.display())})
+                );
+            } else {
+                eprintln!("ferrovpn: {}: {error}", path.display());
             }
             Err(exit_code::PROFILE_ERROR)
         }
@@ -64,6 +83,9 @@ pub fn check(path: &Path, as_json: bool) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    if let Err(code) = validate_tls_material(&loaded.profile, path, as_json) {
+        return code;
+    }
     let profile = &loaded.profile;
     if as_json {
         let remotes: Vec<_> = profile
@@ -99,11 +121,13 @@ pub async fn run(args: ConnectArgs) -> u8 {
         Err(code) => return code,
     };
     let profile = loaded.profile;
+    if let Err(code) = validate_tls_material(&profile, &args.profile, args.json) {
+        return code;
+    }
 
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !has_net_admin() {
         eprintln!(
-            "ferrovpn: connect creates a TUN device and routes, which needs root; run it with sudo"
+            "ferrovpn: connect creates a TUN device and routes, which needs root or CAP_NET_ADMIN; run it with sudo"
         );
         return exit_code::PERMISSION_DENIED;
     }
@@ -128,6 +152,8 @@ pub async fn run(args: ConnectArgs) -> u8 {
     ));
 
     let as_json = args.json;
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let connected_tx = connected.clone();
     // With --no-prompt nobody answers, so the provider reports that it needs input. The
     // sender is dropped here: a conditionally moved variable would live to the end of `run`.
     let answers = if args.no_prompt {
@@ -137,15 +163,35 @@ pub async fn run(args: ConnectArgs) -> u8 {
         Some(answers_tx)
     };
     let source = AnswerSource::detect();
+    // A prompt that cannot be answered (standard input ended) makes the printer drop its
+    // sender, so the provider learns that nobody can answer and the command exits with 7.
+    let (unanswerable_tx, mut unanswerable_rx) = mpsc::unbounded_channel::<()>();
     let printer = tokio::spawn(async move {
-        while let Some(event) = events_rx.recv().await {
+        let mut answers = answers;
+        loop {
+            let event = tokio::select! {
+                event = events_rx.recv() => match event {
+                    Some(event) => event,
+                    None => break,
+                },
+                Some(()) = unanswerable_rx.recv() => {
+                    answers = None;
+                    continue;
+                }
+            };
             if !matches!(event, ProviderEvent::Disconnected { .. }) || as_json {
                 progress::print(&event, as_json);
             }
+            if matches!(event, ProviderEvent::Connected { .. }) {
+                connected_tx.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             if let (ProviderEvent::AuthRequested(request), Some(answers)) = (&event, &answers) {
                 let (request, source, answers) = (request.clone(), source.clone(), answers.clone());
+                let unanswerable = unanswerable_tx.clone();
                 tokio::task::spawn_blocking(move || {
-                    answer::answer_request(request, source, answers)
+                    if !answer::answer_request(request, source, answers) {
+                        let _ = unanswerable.send(());
+                    }
                 });
             }
         }
@@ -159,6 +205,12 @@ pub async fn run(args: ConnectArgs) -> u8 {
     let result = session.await;
     let _ = printer.await;
     match result {
+        Ok(Ok(())) if !connected.load(std::sync::atomic::Ordering::Relaxed) => {
+            if !as_json {
+                eprintln!("cancelled before the tunnel came up");
+            }
+            exit_code::CANCELLED
+        }
         Ok(Ok(())) => {
             if !as_json {
                 eprintln!("disconnected");
@@ -178,6 +230,9 @@ pub async fn run(args: ConnectArgs) -> u8 {
                     }
                     exit_code::AUTH_NEEDED
                 }
+                SessionError::Device(message) if message.contains("Operation not permitted") => {
+                    exit_code::PERMISSION_DENIED
+                }
                 SessionError::Device(_) => exit_code::FAILURE,
                 SessionError::Fatal(_) | SessionError::RetriesExhausted { .. } => {
                     exit_code::CONNECTION_FAILED
@@ -189,6 +244,26 @@ pub async fn run(args: ConnectArgs) -> u8 {
             exit_code::FAILURE
         }
     }
+}
+
+/// True when this process may create TUN devices and change routes: root, or a process
+/// with CAP_NET_ADMIN in its effective set.
+fn has_net_admin() -> bool {
+    /// Bit of CAP_NET_ADMIN in the capability sets of /proc/self/status.
+    const CAP_NET_ADMIN: u32 = 12;
+
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|effective| effective & (1 << CAP_NET_ADMIN) != 0)
 }
 
 async fn wait_for_signal() {

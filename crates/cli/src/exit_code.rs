@@ -12,8 +12,10 @@ pub const AUTH_FAILED: u8 = 4;
 pub const CONNECTION_FAILED: u8 = 5;
 /// The command needs root or CAP_NET_ADMIN.
 pub const PERMISSION_DENIED: u8 = 6;
-/// Credentials are needed but --no-prompt forbids asking.
+/// The server or the profile needs an answer and none can be given.
 pub const AUTH_NEEDED: u8 = 7;
+/// Ctrl-C or SIGTERM arrived before the tunnel ever came up.
+pub const CANCELLED: u8 = 8;
 
 /// The table shown at the end of `--help`.
 pub const HELP: &str = "\
@@ -25,4 +27,5 @@ Exit codes:
   4  authentication failed
   5  connection failed
   6  permission denied (run as root)
-  7  credentials needed but --no-prompt was given";
+  7  an answer is needed but --no-prompt was given or input ended
+  8  cancelled before the tunnel came up";

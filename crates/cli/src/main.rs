@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 
 /// OpenVPN-compatible VPN client whose tunnel bring-up can wait for a person.
 #[derive(Debug, Parser)]
-#[command(name = "ferrovpn", version, about, long_about = None, after_help = exit_code::HELP)]
+#[command(name = "ferrovpn", version, after_help = exit_code::HELP)]
 struct Cli {
     /// Log more: -v for info, -vv for debug, -vvv for trace (RUST_LOG overrides).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -59,5 +59,9 @@ fn main() -> ExitCode {
         Command::Connect(args) => runtime.block_on(connect::run(args)),
         Command::Check { profile, json } => connect::check(&profile, json),
     };
+    // A prompt may still block on the terminal; do not wait for it, and give the
+    // terminal its echo back.
+    runtime.shutdown_background();
+    prompt::restore_terminal();
     code.into()
 }

@@ -38,6 +38,21 @@ pub fn ask(question: &str, echo: bool) -> io::Result<Zeroizing<String>> {
     Ok(line)
 }
 
+/// Terminal settings saved while echo is off, so an exit mid-prompt can restore them.
+static SAVED_TERMINAL: std::sync::Mutex<Option<(i32, libc::termios)>> = std::sync::Mutex::new(None);
+
+/// Restores terminal echo if a prompt turned it off and never finished.
+pub fn restore_terminal() {
+    if let Ok(mut saved) = SAVED_TERMINAL.lock() {
+        if let Some((fd, termios)) = saved.take() {
+            // SAFETY: restores settings read from the same fd by tcgetattr.
+            unsafe {
+                libc::tcsetattr(fd, libc::TCSANOW, &termios);
+            }
+        }
+    }
+}
+
 /// Turns terminal echo off until dropped.
 struct EchoOff {
     fd: i32,
@@ -58,12 +73,18 @@ impl EchoOff {
         if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) } != 0 {
             return None;
         }
+        if let Ok(mut slot) = SAVED_TERMINAL.lock() {
+            *slot = Some((fd, saved));
+        }
         Some(EchoOff { fd, saved })
     }
 }
 
 impl Drop for EchoOff {
     fn drop(&mut self) {
+        if let Ok(mut slot) = SAVED_TERMINAL.lock() {
+            *slot = None;
+        }
         // SAFETY: restores the settings read from the same fd in `new`.
         unsafe {
             libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved);

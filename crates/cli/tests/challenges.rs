@@ -369,12 +369,13 @@ fn auth_token_reused_across_reneg_and_reconnect() {
     let setup = setup(
         "token",
         AuthPolicy::CrText,
-        // The server requires the token renewal time (reneg-sec) to be at least twice
-        // hand-window.
+        // A token expires when it was not renewed for twice its renewal time, which
+        // defaults to reneg-sec. With reneg-sec 10 a renewal can come late enough for the
+        // token to expire, so renew every 120 s, the least the server allows with the
+        // default hand-window of 60 s.
         |c| {
-            c.auth_gen_token(0)
+            c.extra_line("auth-gen-token 0 120")
                 .reneg_sec(10)
-                .extra_line("hand-window 5")
                 .keepalive(2, 8)
         },
         true,

@@ -131,7 +131,7 @@ impl Profile {
     /// profile's directory.
     pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
         let source = path.display().to_string();
-        let text = fs::read_to_string(path).map_err(|error| {
+        let text = read_profile_text(path).map_err(|error| {
             ProfileError::new(
                 &source,
                 None,
@@ -289,4 +289,35 @@ impl fmt::Debug for Profile {
             .field("persist_tun", &self.persist_tun)
             .finish()
     }
+}
+
+/// Largest profile file read, in bytes. Real profiles with inline certificates and keys
+/// are a few tens of kilobytes; the bound keeps a device file or a wrong path from
+/// filling memory.
+pub const MAX_PROFILE_LEN: u64 = 4 * 1024 * 1024;
+
+/// Reads a profile file, rejecting anything that is not a regular file of bounded size.
+fn read_profile_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+
+    let file = fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file; give the path of an .ovpn file",
+        ));
+    }
+    if metadata.len() > MAX_PROFILE_LEN {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the file has {} bytes, more than the {MAX_PROFILE_LEN} bytes a profile may have",
+                metadata.len()
+            ),
+        ));
+    }
+    let mut text = String::new();
+    file.take(MAX_PROFILE_LEN + 1).read_to_string(&mut text)?;
+    Ok(text)
 }

@@ -72,6 +72,8 @@ pub enum CloseReason {
     ServerExit,
     /// The TLS handshake failed, for example on a certificate that does not verify.
     Tls(String),
+    /// The server pushed options ferrovpn cannot use, such as real compression.
+    PushRejected(String),
     /// The server broke the protocol in a way the session cannot recover from.
     Protocol(String),
 }
@@ -88,7 +90,8 @@ impl CloseReason {
             CloseReason::Local
             | CloseReason::AuthFailed(_)
             | CloseReason::Halt(_)
-            | CloseReason::Tls(_) => false,
+            | CloseReason::Tls(_)
+            | CloseReason::PushRejected(_) => false,
         }
     }
 }
@@ -101,9 +104,10 @@ impl fmt::Display for CloseReason {
             CloseReason::PingRestart => {
                 f.write_str("no packet from the server within ping-restart")
             }
-            CloseReason::HandshakeTimeout => {
-                f.write_str("key exchange with the server did not finish within hand-window")
-            }
+            CloseReason::HandshakeTimeout => f.write_str(
+                "key exchange with the server did not finish within hand-window; check the \
+                 remote's address, port and proto, and the tls-auth or tls-crypt key",
+            ),
             CloseReason::Restart { text, .. } if text.is_empty() => {
                 f.write_str("the server asked the client to reconnect")
             }
@@ -118,6 +122,9 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::ServerExit => f.write_str("the server is shutting down"),
             CloseReason::Tls(text) => write!(f, "TLS handshake failed: {text}"),
+            CloseReason::PushRejected(text) => {
+                write!(f, "the server's configuration cannot be used: {text}")
+            }
             CloseReason::Protocol(text) => write!(f, "protocol error: {text}"),
         }
     }

@@ -667,6 +667,7 @@ impl Session {
     fn process_key(&mut self, index: usize, now: Instant) -> Result<(), KeyStateError> {
         let first = index == 0 && self.keys[0].key_id == KeyId(0) && !self.is_connected();
 
+        let was_handshaking = self.keys[index].tls.is_handshaking();
         loop {
             let Some((opcode, payload)) = self.keys[index].reliable.pop_received() else {
                 break;
@@ -674,7 +675,6 @@ impl Session {
             self.keys[index].handle_message(opcode, &payload)?;
         }
 
-        let was_handshaking = self.keys[index].tls.is_handshaking();
         let was_active = self.keys[index].is_active();
         let options = &self.options_string;
         let peer_info = &self.peer_info;
@@ -730,7 +730,7 @@ impl Session {
         let key_id = self.keys[index].key_id;
         if key_id.0 == 0 && !self.is_connected() {
             let reason = match error {
-                KeyStateError::Tls(error) => CloseReason::Tls(error.to_string()),
+                KeyStateError::Tls(error) => CloseReason::Tls(describe_tls_error(&error)),
                 other => CloseReason::Protocol(other.to_string()),
             };
             self.close(reason);
@@ -833,7 +833,7 @@ impl Session {
                 if self.is_connected() {
                     tracing::warn!(%error, "ignoring invalid PUSH_REPLY");
                 } else {
-                    self.close(CloseReason::Protocol(error.to_string()));
+                    self.close(CloseReason::PushRejected(error.to_string()));
                 }
                 return;
             }
@@ -889,7 +889,7 @@ impl Session {
             .cipher
             .or(self.config.data_ciphers_fallback)
             .ok_or_else(|| {
-                CloseReason::Protocol(
+                CloseReason::PushRejected(
                     "the server pushed no cipher and the profile has no data-ciphers-fallback"
                         .to_owned(),
                 )
@@ -897,7 +897,7 @@ impl Session {
         if !self.config.data_ciphers.contains(&cipher)
             && Some(cipher) != self.config.data_ciphers_fallback
         {
-            return Err(CloseReason::Protocol(format!(
+            return Err(CloseReason::PushRejected(format!(
                 "the server chose cipher {cipher}, which is not in data-ciphers ({})",
                 DataCipher::join_names(&self.config.data_ciphers)
             )));
@@ -1019,6 +1019,30 @@ impl Session {
             });
         }
         None
+    }
+}
+
+/// Describes a TLS failure in terms of the profile, with the fix where one is known.
+fn describe_tls_error(error: &rustls::Error) -> String {
+    use rustls::CertificateError;
+    match error {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "the server certificate is not signed by the profile's ca; check that <ca> is the \
+             server's certificate authority"
+                .to_owned()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::Expired) => {
+            "the server certificate has expired; renew it on the server or check this machine's clock"
+                .to_owned()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::NotValidYet) => {
+            "the server certificate is not valid yet; check this machine's clock".to_owned()
+        }
+        rustls::Error::AlertReceived(alert) => format!(
+            "the server rejected the TLS handshake ({alert:?}); check the client certificate and \
+             key in the profile"
+        ),
+        other => other.to_string(),
     }
 }
 

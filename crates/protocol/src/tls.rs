@@ -287,7 +287,7 @@ fn parse_trust_anchors(ca_pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, TlsSe
         let index = position + 1;
         let certificate = certificate.map_err(|error| TlsSetupError::InvalidPem {
             item: "ca",
-            detail: error.to_string(),
+            detail: describe_pem_error(&error),
         })?;
         let anchor = webpki::anchor_from_trusted_cert(&certificate).map_err(|error| {
             TlsSetupError::InvalidCaCertificate {
@@ -313,7 +313,7 @@ fn load_client_identity(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| TlsSetupError::InvalidPem {
             item: "cert",
-            detail: error.to_string(),
+            detail: describe_pem_error(&error),
         })?;
     if chain.is_empty() {
         return Err(TlsSetupError::NoClientCertificate);
@@ -331,7 +331,7 @@ fn load_client_identity(
         rustls::pki_types::pem::Error::NoItemsFound => TlsSetupError::NoPrivateKey,
         other => TlsSetupError::InvalidPem {
             item: "key",
-            detail: other.to_string(),
+            detail: describe_pem_error(&other),
         },
     })?;
 
@@ -661,6 +661,23 @@ fn pki_error(error: webpki::Error) -> rustls::Error {
         other => CertificateError::Other(OtherError(Arc::new(other))),
     };
     rustls::Error::InvalidCertificate(certificate_error)
+}
+
+/// Describes a PEM parse error with the marker lines as text instead of byte arrays.
+fn describe_pem_error(error: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match error {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "the block has no `{}` line; the PEM text is cut short",
+            String::from_utf8_lossy(end_marker).trim()
+        ),
+        Error::IllegalSectionStart { line } => format!(
+            "invalid BEGIN line `{}`",
+            String::from_utf8_lossy(line).trim()
+        ),
+        Error::Base64Decode(detail) => format!("invalid base64 inside the PEM block: {detail}"),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

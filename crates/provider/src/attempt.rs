@@ -84,6 +84,8 @@ pub async fn run_attempt(
     };
     // Timeout of the newest AUTH_PENDING, which bounds the challenge that follows it.
     let mut pending_timeout: Option<Duration> = None;
+    // An ICMP refusal is reported once per attempt, not for every retransmission.
+    let mut refused_reported = false;
     // Key whose exchange carries the pending CR_TEXT challenge.
     let mut challenge_key_id: u8 = 0;
 
@@ -204,6 +206,12 @@ pub async fn run_attempt(
                         if let Err(error) = device.send(plaintext).await {
                             tracing::debug!(%error, "could not write a packet to the tunnel device");
                         }
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                    if !refused_reported {
+                        refused_reported = true;
+                        tracing::warn!(%server, "the server host refused the packets (ICMP port unreachable); check the remote's port and proto");
                     }
                 }
                 Err(error) if is_transient(&error) => {

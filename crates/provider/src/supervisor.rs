@@ -273,7 +273,7 @@ async fn supervise(
         } else {
             backoff
         };
-        tracing::warn!(%reason, delay_seconds = delay.as_secs(), "reconnecting");
+        tracing::info!(%reason, delay_seconds = delay.as_secs(), "reconnecting");
         let _ = events.send(ProviderEvent::Reconnecting { reason, delay });
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
