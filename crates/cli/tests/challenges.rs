@@ -501,3 +501,47 @@ fn no_prompt_exits_with_auth_needed() {
     let status = client.wait_exit(STEP_TIMEOUT);
     assert_eq!(status.code(), Some(7), "exit status with --no-prompt");
 }
+
+#[test]
+fn three_wrong_codes_give_up() {
+    let setup = setup("giveup", AuthPolicy::CrText, |c| c, true, &[]);
+    let mut client = FerrovpnClient::start(&setup.testbed, &setup.profile, &[]);
+
+    for attempt in 1..=3 {
+        let request = client.wait_event("auth_request", STEP_TIMEOUT);
+        let expected = if attempt == 1 { "initial" } else { "rejected" };
+        assert_eq!(field(&request, "reason_kind"), expected, "request {attempt}: {request}");
+        client.send_line(&wrong_code());
+    }
+
+    let disconnected = client.wait_event("disconnected", STEP_TIMEOUT);
+    let reason = field(&disconnected, "reason").as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("3 rejected attempts"), "reason: {reason}");
+    assert_eq!(client.wait_exit(STEP_TIMEOUT).code(), Some(4), "exit status");
+    assert_eq!(setup.authenticator.cr_responses(), 3, "CR_RESPONSE messages at the server");
+}
+
+#[test]
+fn reauthentication_on_renegotiation() {
+    // Without auth-gen-token the server runs the whole check again on every renegotiation.
+    let setup = setup("reauth", AuthPolicy::CrText, |c| c.reneg_sec(10), true, &[]);
+    let mut client = FerrovpnClient::start(&setup.testbed, &setup.profile, &[]);
+
+    client.wait_event("auth_request", STEP_TIMEOUT);
+    client.send_line(&code_now());
+    client.wait_event("connected", STEP_TIMEOUT);
+
+    let again = client.wait_event("auth_request", Duration::from_secs(30));
+    assert_eq!(field(&again, "reason_kind"), "reauthentication", "request: {again}");
+    // Traffic keeps flowing on the old key while the person is asked.
+    ping(setup.testbed.client_ns(), setup.config.server_tunnel_addr(), 2)
+        .unwrap_or_else(|error| panic!("ping during re-authentication failed: {error}"));
+
+    client.send_line(&code_next());
+    let closed = client.wait_event("auth_request_closed", STEP_TIMEOUT);
+    assert_eq!(field(&closed, "outcome"), "answered", "closed: {closed}");
+    std::thread::sleep(Duration::from_secs(2));
+    check_traffic(&setup, &client);
+    assert_eq!(client.count("reconnecting"), 0, "the session reconnected: {:?}", client.seen);
+    assert_eq!(client.stop().code(), Some(0), "exit status");
+}
