@@ -351,3 +351,162 @@ fn wait_end(end: WaitEnd, what: &str) -> AuthDecision {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ferrovpn_profile::AuthUserPass;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::auth_broker::answer_channel;
+
+    /// A profile whose auth-user-pass file holds both username and password.
+    fn profile_with_password() -> Profile {
+        Profile {
+            auth_user_pass: Some(AuthUserPass {
+                file: None,
+                username: Some("alice".to_owned()),
+                password: Some(Zeroizing::new("secret".to_owned())),
+            }),
+            ..Profile::default()
+        }
+    }
+
+    fn broker() -> (
+        AuthBroker,
+        crate::auth_broker::AnswerSender,
+        watch::Sender<bool>,
+        watch::Receiver<bool>,
+    ) {
+        let (answers_tx, answers_rx) = answer_channel();
+        let (events_tx, _events_rx) = mpsc::unbounded_channel();
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        (
+            AuthBroker::new("test".to_owned(), answers_rx, events_tx),
+            answers_tx,
+            shutdown_tx,
+            shutdown_rx,
+        )
+    }
+
+    fn temp(backoff: Option<u32>) -> AuthFailed {
+        AuthFailed::Temp {
+            backoff,
+            advance: None,
+            reason: "try later".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn temp_failure_waits_server_backoff() {
+        let (mut broker, _answers, _stop, mut shutdown) = broker();
+        let mut state = AuthState::new(&profile_with_password(), None, 3);
+        let decision = state
+            .handle_auth_failed(temp(Some(7)), false, &mut broker, &mut shutdown)
+            .await;
+        assert!(matches!(decision, AuthDecision::Retry(delay) if delay == Duration::from_secs(7)));
+    }
+
+    #[tokio::test]
+    async fn temp_failures_are_bounded() {
+        let (mut broker, _answers, _stop, mut shutdown) = broker();
+        let mut state = AuthState::new(&profile_with_password(), None, 3);
+        for _ in 0..MAX_TEMP_FAILURES {
+            let decision = state
+                .handle_auth_failed(temp(None), false, &mut broker, &mut shutdown)
+                .await;
+            assert!(matches!(decision, AuthDecision::Retry(_)), "retry expected");
+        }
+        let decision = state
+            .handle_auth_failed(temp(None), false, &mut broker, &mut shutdown)
+            .await;
+        assert!(
+            matches!(decision, AuthDecision::Fail(_)),
+            "temporary failures never end"
+        );
+    }
+
+    #[tokio::test]
+    async fn password_from_file_rejected_fails_at_once() {
+        let (mut broker, _answers, _stop, mut shutdown) = broker();
+        let mut state = AuthState::new(&profile_with_password(), None, 3);
+        let failed = AuthFailed::Plain {
+            reason: Some("bad password".to_owned()),
+        };
+        let decision = state
+            .handle_auth_failed(failed, false, &mut broker, &mut shutdown)
+            .await;
+        assert!(matches!(decision, AuthDecision::Fail(reason) if reason == "bad password"));
+    }
+
+    #[tokio::test]
+    async fn rejected_token_falls_back_to_password() {
+        let (mut broker, _answers, _stop, mut shutdown) = broker();
+        let mut state = AuthState::new(&profile_with_password(), None, 3);
+        state.token = Some(Zeroizing::new("SESS_ID_AT_token".to_owned()));
+
+        let failed = AuthFailed::Session {
+            reason: "token expired".to_owned(),
+        };
+        let decision = state
+            .handle_auth_failed(failed, false, &mut broker, &mut shutdown)
+            .await;
+        assert!(matches!(decision, AuthDecision::Retry(delay) if delay.is_zero()));
+        assert_eq!(
+            state.reason(),
+            AskReason::SessionExpired,
+            "reason for the next request"
+        );
+
+        let credentials = state
+            .credentials_for_attempt(&mut broker, &mut shutdown)
+            .await
+            .ok()
+            .flatten()
+            .expect("credentials for the next attempt");
+        assert_eq!(
+            credentials.password.as_str(),
+            "secret",
+            "the cached password is used again"
+        );
+    }
+
+    #[tokio::test]
+    async fn crv1_without_r_reconnects_without_asking() {
+        let (mut broker, _answers, _stop, mut shutdown) = broker();
+        let mut state = AuthState::new(&profile_with_password(), None, 3);
+        let failed = AuthFailed::Crv1 {
+            raw: "E:state+/=:YWxpY2U=:Approve on your phone".to_owned(),
+        };
+        let decision = state
+            .handle_auth_failed(failed, false, &mut broker, &mut shutdown)
+            .await;
+        assert!(matches!(decision, AuthDecision::Retry(delay) if delay.is_zero()));
+        assert!(
+            !broker.has_pending(),
+            "a request was raised for a challenge without R"
+        );
+
+        let credentials = state
+            .credentials_for_attempt(&mut broker, &mut shutdown)
+            .await
+            .ok()
+            .flatten()
+            .expect("credentials for the next attempt");
+        assert_eq!(
+            credentials.password.as_str(),
+            "CRV1::state+/=::",
+            "CRV1 password"
+        );
+        let next = state
+            .credentials_for_attempt(&mut broker, &mut shutdown)
+            .await
+            .ok()
+            .flatten();
+        assert_eq!(
+            next.map(|c| c.password.to_string()),
+            Some("secret".to_owned()),
+            "the CRV1 answer was reused"
+        );
+    }
+}
