@@ -403,7 +403,7 @@ impl Session {
                     };
                 tracing::debug!("sending PUSH_REQUEST");
                 self.keys[0]
-                    .send_text(&control_message::push_request())
+                    .send_text(control_message::push_request())
                     .unwrap_or_else(|error| tracing::warn!(%error, "could not send PUSH_REQUEST"));
             }
         }
@@ -439,7 +439,7 @@ impl Session {
         }
         if self.is_connected() {
             if self.cc_exit {
-                self.send_control_message(&control_message::exit());
+                self.send_control_message(control_message::exit());
             } else if self.config.explicit_exit_notify && self.config.transport == Transport::Udp {
                 // The OCC exit rides on the data channel and is not acknowledged, so send
                 // it a few times as OpenVPN 2.6 does over its exit period.
@@ -668,10 +668,7 @@ impl Session {
         let first = index == 0 && self.keys[0].key_id == KeyId(0) && !self.is_connected();
 
         let was_handshaking = self.keys[index].tls.is_handshaking();
-        loop {
-            let Some((opcode, payload)) = self.keys[index].reliable.pop_received() else {
-                break;
-            };
+        while let Some((opcode, payload)) = self.keys[index].reliable.pop_received() {
             self.keys[index].handle_message(opcode, &payload)?;
         }
 
