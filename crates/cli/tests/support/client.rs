@@ -128,26 +128,12 @@ impl FerrovpnClient {
 
     /// Sends SIGTERM and waits up to 15 s for the exit status.
     pub fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("client still running");
+        let pid = self.child.as_ref().expect("client still running").id();
         // SAFETY: kill with the PID of a child this test spawned and has not reaped.
         unsafe {
-            libc::kill(child.id() as i32, libc::SIGTERM);
+            libc::kill(pid as i32, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = child.try_wait().expect("wait for ferrovpn") {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "ferrovpn did not exit within 15 s of SIGTERM; log tail:\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.wait_exit(Duration::from_secs(15))
     }
 
     /// Waits up to `timeout` for the client to exit by itself.
