@@ -30,7 +30,7 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// The code of the current TOTP step.
+/// Returns the code of the current TOTP step.
 fn code_now() -> String {
     totp_at(SECRET, unix_now())
 }
@@ -41,7 +41,7 @@ fn code_next() -> String {
     totp_at(SECRET, unix_now() + 30)
 }
 
-/// A code that is valid in no step near now.
+/// Returns a code that is valid in no step near now.
 fn wrong_code() -> String {
     let valid = [-30i64, 0, 30].map(|skew| totp_at(SECRET, (unix_now() as i64 + skew) as u64));
     (0..10)

@@ -22,7 +22,7 @@ impl fmt::Display for AuthRequestId {
     }
 }
 
-/// What kind of input a request needs.
+/// Kind of input a request needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthRequestKind {
     /// Username and password, for `auth-user-pass` without a file.
@@ -127,7 +127,7 @@ pub enum AuthAnswer {
     },
     /// For [`AuthRequestKind::StaticChallenge`]; `password` is `None` when it is cached.
     StaticChallenge {
-        /// The password, unless the request said it is known.
+        /// The password, unless the request marked it as known.
         password: Option<Zeroizing<String>>,
         /// The challenge response, used for one attempt only.
         response: Zeroizing<String>,
@@ -152,7 +152,7 @@ impl fmt::Debug for AuthAnswer {
     }
 }
 
-/// How a request left the pending list.
+/// Outcome of a request that left the pending list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthRequestOutcome {
     /// An answer was accepted and used.
@@ -176,7 +176,7 @@ impl fmt::Display for AuthRequestOutcome {
     }
 }
 
-/// Why an answer was not taken.
+/// Reason an answer was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
     /// No pending request has this id: it expired, was answered, or never existed.
@@ -187,7 +187,7 @@ pub enum AnswerError {
     WrongKind {
         /// The request.
         id: AuthRequestId,
-        /// What the request needs.
+        /// Description of the input the request needs.
         expected: &'static str,
     },
     /// The answer is empty while a response is required.

@@ -31,7 +31,7 @@ pub struct AnswerMessage {
     pub reply: oneshot::Sender<Result<(), AnswerError>>,
 }
 
-/// Sending half for answers, held by whoever shows the requests.
+/// Sending half for answers, held by the component that shows the requests.
 pub type AnswerSender = mpsc::UnboundedSender<AnswerMessage>;
 
 /// Receiving half for answers, given to the provider.
@@ -42,7 +42,7 @@ pub fn answer_channel() -> (AnswerSender, AnswerReceiver) {
     mpsc::unbounded_channel()
 }
 
-/// Why waiting for an answer ended without one.
+/// Reason a wait for an answer ended without one.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WaitEnd {
     /// The request's expiry passed.
@@ -64,9 +64,9 @@ pub struct AuthBroker {
     session: String,
     /// The request waiting for an answer, if any.
     pending: Option<Pending>,
-    /// Where answers arrive.
+    /// Receiving end of the answer channel.
     answers: AnswerReceiver,
-    /// Where request events go.
+    /// Channel for request events.
     events: mpsc::UnboundedSender<ProviderEvent>,
     /// Set once the answer channel closed.
     closed: bool,
@@ -93,7 +93,7 @@ impl AuthBroker {
         self.pending.is_some()
     }
 
-    /// The pending request, if any.
+    /// Returns the pending request, if any.
     pub fn pending(&self) -> Option<&AuthRequest> {
         self.pending.as_ref().map(|pending| &pending.request)
     }

@@ -1,4 +1,4 @@
-//! What a session knows about authentication across its connection attempts:
+//! Authentication state a session keeps across its connection attempts:
 //! the username and cached password, the auth-token, the one-time secret for
 //! the next attempt, and how often answers were rejected.
 //!
@@ -31,7 +31,7 @@ const MAX_TEMP_FAILURES: u32 = 5;
 /// Wait after `AUTH_FAILED,TEMP` when the server names no backoff.
 const DEFAULT_TEMP_BACKOFF: Duration = Duration::from_secs(10);
 
-/// What to do after the server rejected an attempt.
+/// Next step after the server rejected an attempt.
 pub enum AuthDecision {
     /// Connect again after this delay.
     Retry(Duration),
@@ -360,7 +360,7 @@ mod tests {
     use super::*;
     use crate::auth_broker::answer_channel;
 
-    /// A profile whose auth-user-pass file holds both username and password.
+    /// Returns a profile whose auth-user-pass file contains both username and password.
     fn profile_with_password() -> Profile {
         Profile {
             auth_user_pass: Some(AuthUserPass {
