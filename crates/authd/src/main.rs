@@ -1,0 +1,3 @@
+//! `ferrovpn-authd`: second-factor decisions for an OpenVPN 2.6 server.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! ferrovpn app messages between the provider and its apps.
