@@ -13,6 +13,7 @@ pub mod events;
 pub mod netlink;
 pub mod network_settings;
 pub mod pushed_settings;
+pub mod session_manager;
 pub mod supervisor;
 pub mod transport;
 pub mod tun;
@@ -20,4 +21,5 @@ pub mod tunnel_device;
 
 pub use auth_broker::{answer_channel, AnswerMessage, AnswerReceiver, AnswerSender};
 pub use events::ProviderEvent;
+pub use session_manager::{ManagedState, ManagerEvent, SessionManager, SessionSnapshot};
 pub use supervisor::{run_session, SessionError, SessionOptions};
