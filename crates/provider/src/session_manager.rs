@@ -26,7 +26,7 @@ const LOG_LINES_KEPT: usize = 200;
 /// Events kept for slow subscribers before they start missing some.
 const EVENT_BUFFER: usize = 256;
 
-/// Where a managed session stands.
+/// State of a managed session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ManagedState {
     /// Connecting or reconnecting to the server.
@@ -119,7 +119,7 @@ pub enum ManagerError {
     /// No session has a pending request with this id.
     #[error("auth request {0} is no longer pending; it expired or was completed")]
     RequestNotFound(AuthRequestId),
-    /// The session refused the answer.
+    /// The session rejected the answer.
     #[error("{0}")]
     Answer(#[from] AnswerError),
 }
@@ -265,7 +265,7 @@ impl SessionManager {
         list
     }
 
-    /// The most recent `lines` log lines of session `name`.
+    /// Returns the most recent `lines` log lines of session `name`.
     pub fn logs(&self, name: &str, lines: usize) -> Option<Vec<String>> {
         self.lock().get(name).map(|managed| {
             let skip = managed.logs.len().saturating_sub(lines);
@@ -273,7 +273,7 @@ impl SessionManager {
         })
     }
 
-    /// Name and owner of the session that holds pending request `id`.
+    /// Returns the name and owner of the session with pending request `id`.
     pub fn request_owner(&self, id: AuthRequestId) -> Option<(String, u32)> {
         self.lock().values().find_map(|managed| {
             managed
@@ -440,7 +440,7 @@ impl SessionManager {
     }
 }
 
-/// One log line for a provider event; never contains an answer or a secret.
+/// Formats one log line for a provider event; it never contains an answer or a secret.
 fn describe(event: &ProviderEvent) -> String {
     match event {
         ProviderEvent::Connecting {
