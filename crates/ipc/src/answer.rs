@@ -88,7 +88,7 @@ impl Drop for WireAnswer {
 
 impl From<WireAnswer> for AuthAnswer {
     fn from(mut wire: WireAnswer) -> AuthAnswer {
-        // `mem::take` moves each heap buffer out, so no unwiped copy is made; the
+        // `mem::take` moves each heap buffer out, so no unwiped copy is made. The
         // emptied strings left in `wire` are dropped by its `Drop`.
         match &mut wire {
             WireAnswer::Credentials { username, password } => AuthAnswer::Credentials {

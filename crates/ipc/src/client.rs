@@ -23,7 +23,7 @@ pub struct IpcClient<S = UnixStream> {
     stream: S,
     /// Bytes of a provider frame received so far.
     frames: FrameReader,
-    /// Id of the next request; ids start at 1 because 0 marks an unreadable id.
+    /// Id of the next request. Ids start at 1 because 0 marks an unreadable id.
     next_id: u64,
     /// Events that arrived while `subscribe` waited for its response.
     early_events: VecDeque<Event>,
@@ -64,7 +64,7 @@ where
 
     /// Sends `request` and waits for the response with the same id.
     ///
-    /// A failed request is `Ok(Response::Error { .. })`; `Err` means the
+    /// A failed request is `Ok(Response::Error { .. })`, and `Err` means that the
     /// connection or the provider's message failed. Not cancel safe: after a
     /// cancelled call the request may be half written, so drop the client.
     /// For events use [`IpcClient::subscribe`] instead of sending `subscribe` here.
@@ -149,7 +149,7 @@ impl<S> EventStream<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    /// Waits for the next event; `None` once the provider closed the connection.
+    /// Waits for the next event, or returns `None` once the provider closed the connection.
     ///
     /// Cancel safe. An event that does not parse, such as one from a newer
     /// provider, comes back as `Some(Err(..))` and the stream goes on.
@@ -286,8 +286,8 @@ mod tests {
                 .await
                 .expect("read")
                 .expect("request");
-            let refusal = Response::error(crate::ErrorKind::PermissionDenied, "no");
-            connection.send_response(id, refusal).await.expect("send");
+            let rejection = Response::error(crate::ErrorKind::PermissionDenied, "no");
+            connection.send_response(id, rejection).await.expect("send");
         };
         let (result, ()) = tokio::join!(IpcClient::new(app).subscribe(), server);
 

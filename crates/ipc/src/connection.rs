@@ -20,7 +20,7 @@ pub type IncomingRequest = (u64, Result<Request, ProtocolError>);
 /// The provider's end of an app connection: reads requests, sends responses and events.
 ///
 /// A frame that is intact but invalid comes back as `Err(ProtocolError)` with
-/// its id, and the provider answers it with [`Connection::reject`] and reads on.
+/// its id, and the provider sends the error response with [`Connection::reject`] and reads on.
 /// A broken frame ends the connection.
 pub struct Connection<S = UnixStream> {
     /// The byte stream to the app.
@@ -76,7 +76,7 @@ where
         self.write(&frame).await
     }
 
-    /// Sends an event; only to apps that subscribed.
+    /// Sends an event. Call it only for apps that subscribed.
     pub async fn send_event(&mut self, event: Event) -> Result<(), IpcError> {
         let envelope = EventEnvelope {
             version: PROTOCOL_VERSION,
@@ -112,7 +112,7 @@ where
 
         let response = Response::error(kind, error.to_string());
         if let Err(send_error) = self.send_response(UNKNOWN_ID, response).await {
-            // An app that closed its end cannot read the report; that is expected.
+            // An app that closed its end cannot read the report, which is expected.
             tracing::debug!(
                 error = %send_error,
                 frame_error = %error,

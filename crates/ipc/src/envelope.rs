@@ -23,7 +23,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Id of an error response to a message whose id could not be read.
 pub const UNKNOWN_ID: u64 = 0;
 
-/// Longest request `type` quoted back in an error message, in characters.
+/// Maximum length of a request `type` quoted back in an error message, in characters.
 const MAX_QUOTED_TYPE_CHARS: usize = 64;
 
 /// A message from the provider to an app.

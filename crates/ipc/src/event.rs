@@ -29,7 +29,7 @@ pub enum Event {
         id: u64,
         /// Session the request belonged to.
         session: String,
-        /// Why it left.
+        /// Reason the request left the pending list.
         outcome: WireAuthOutcome,
     },
 }

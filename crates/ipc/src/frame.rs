@@ -66,7 +66,7 @@ pub(crate) fn check_frame_len(len: u32) -> Result<usize, FrameError> {
 /// Reads one frame and returns its payload, or `None` when the stream ends between frames.
 ///
 /// Not cancel safe: dropping the future after some bytes were read loses them.
-/// [`crate::Connection`] and [`crate::IpcClient`] buffer internally and are.
+/// [`crate::Connection`] and [`crate::IpcClient`] buffer internally, so their reads are cancel safe.
 pub async fn read_frame<R>(reader: &mut R) -> Result<Option<Vec<u8>>, FrameError>
 where
     R: AsyncRead + Unpin,

@@ -1,11 +1,11 @@
 //! ferrovpn app messages between the provider and its apps.
 //!
 //! An app (the `ferrovpn` command line, a desktop agent) sends one
-//! [`Request`] and gets one [`Response`]; after `subscribe` the provider also
+//! [`Request`] and gets one [`Response`]. After `subscribe` the provider also
 //! sends [`Event`]s. Each message is JSON inside a versioned envelope, framed
 //! with a big-endian `u32` length. On Linux the frames travel over the
 //! daemon's Unix socket, where the provider learns each app's uid from
-//! [`PeerCredentials`]; an embedding platform can carry the same frames over
+//! [`PeerCredentials`]. An embedding platform can carry the same frames over
 //! its own channel, because [`IpcClient`] and [`Connection`] take any tokio
 //! byte stream.
 

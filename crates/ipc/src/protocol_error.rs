@@ -25,7 +25,7 @@ pub enum ProtocolError {
     /// The JSON is not an envelope object with the expected fields.
     #[error("invalid message envelope: {message}")]
     InvalidEnvelope {
-        /// What is wrong with the envelope.
+        /// Description of the problem with the envelope.
         message: String,
     },
     /// The envelope has no integer `version`.
@@ -63,19 +63,19 @@ pub enum ProtocolError {
     InvalidRequest {
         /// The request's `type`.
         request_type: String,
-        /// What is wrong, without the field values.
+        /// Description of the problem, without field values.
         message: String,
     },
     /// The provider message's `response` does not parse.
     #[error("invalid response from the ferrovpn daemon: {message}")]
     InvalidResponse {
-        /// What is wrong, without the field values.
+        /// Description of the problem, without field values.
         message: String,
     },
     /// The provider message's `event` does not parse.
     #[error("invalid event from the ferrovpn daemon: {message}")]
     InvalidEvent {
-        /// What is wrong, without the field values.
+        /// Description of the problem, without field values.
         message: String,
     },
 }

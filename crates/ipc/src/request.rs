@@ -14,10 +14,10 @@ pub enum Request {
     Connect {
         /// The profile to start.
         profile: ProfileSource,
-        /// Session name; the provider derives one from the profile when absent.
+        /// Session name. The provider derives one from the profile when absent.
         #[serde(default)]
         name: Option<String>,
-        /// Username for `auth-user-pass`, so the provider asks only for the password.
+        /// Username for `auth-user-pass`, so the provider requests only the password.
         #[serde(default)]
         username: Option<String>,
         /// Respond only once the tunnel is up or has failed, instead of once it has started.
@@ -26,7 +26,7 @@ pub enum Request {
     },
     /// Ends one session, or all the caller may end.
     Disconnect {
-        /// The session to end; with `None` and `all` false, the provider picks the only one.
+        /// The session to end. With `None` and `all` false, the provider ends the only one.
         #[serde(default)]
         session: Option<String>,
         /// Ends every session the caller may end.
@@ -52,7 +52,7 @@ pub enum Request {
         /// The answer.
         answer: WireAnswer,
     },
-    /// Turns this connection into an event stream; the provider responds `ok`, then sends events.
+    /// Turns this connection into an event stream. The provider responds `ok`, then sends events.
     Subscribe,
     /// Returns the last log lines of a session.
     Logs {
@@ -75,7 +75,7 @@ impl Request {
         "logs",
     ];
 
-    /// The JSON `type` of this request, such as `list_auth_requests`.
+    /// Returns the JSON `type` of this request, such as `list_auth_requests`.
     pub fn type_name(&self) -> &'static str {
         match self {
             Request::Connect { .. } => "connect",
@@ -89,7 +89,7 @@ impl Request {
     }
 }
 
-/// Where the provider gets the profile of a new session.
+/// Source of the profile of a new session.
 ///
 /// In JSON: `{"path":"/etc/ferrovpn/work.ovpn"}` or
 /// `{"contents":{"name":"work","text":"client\n..."}}`.

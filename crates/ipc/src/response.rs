@@ -28,7 +28,7 @@ pub enum Response {
     Error {
         /// Category of the failure, for programs.
         kind: ErrorKind,
-        /// What failed and what to do next, for people.
+        /// Description of the failure and the next step, for people.
         message: String,
     },
 }
@@ -55,7 +55,7 @@ pub enum ErrorKind {
     InvalidRequest,
     /// The message has a protocol version this provider does not speak.
     UnsupportedVersion,
-    /// The frame's length prefix exceeds the maximum; the provider closes the connection.
+    /// The frame's length prefix exceeds the maximum, so the provider closes the connection.
     FrameTooLarge,
     /// A session with this name exists already.
     AlreadyExists,

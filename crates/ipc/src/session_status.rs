@@ -1,4 +1,4 @@
-//! What the provider reports about one session.
+//! Status of one session as the provider reports it to apps.
 
 use std::fmt;
 

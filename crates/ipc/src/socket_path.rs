@@ -1,4 +1,4 @@
-//! Where the provider listens for apps.
+//! Path of the provider's app message socket.
 
 use std::path::PathBuf;
 
