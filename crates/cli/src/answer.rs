@@ -22,6 +22,11 @@ pub enum AnswerSource {
 }
 
 impl AnswerSource {
+    /// Reads answers from standard input lines, whatever it is connected to.
+    pub fn stdin_lines() -> AnswerSource {
+        AnswerSource::Lines(Arc::new(Mutex::new(())))
+    }
+
     /// Picks the terminal when standard input is one, else standard input lines.
     pub fn detect() -> AnswerSource {
         if io::stdin().is_terminal() {
@@ -100,7 +105,8 @@ pub fn answer_request(request: AuthRequest, source: AnswerSource, answers: Answe
     true
 }
 
-fn read_answer(request: &AuthRequest, source: &AnswerSource) -> io::Result<AuthAnswer> {
+/// Reads the answer to `request` from `source`, prompting on the terminal when it is one.
+pub fn read_answer(request: &AuthRequest, source: &AnswerSource) -> io::Result<AuthAnswer> {
     let left = seconds_left(request.expires_at)
         .map(|seconds| format!(" ({seconds} s left)"))
         .unwrap_or_default();

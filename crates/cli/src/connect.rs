@@ -25,6 +25,18 @@ pub struct ConnectArgs {
     #[arg(long)]
     no_prompt: bool,
 
+    /// Session name in the daemon (default: the profile's file name without extension).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// With a daemon: return once the session started instead of waiting for the tunnel.
+    #[arg(long)]
+    no_wait: bool,
+
+    /// Run the session in this process even when a daemon runs (needs root).
+    #[arg(long)]
+    foreground: bool,
+
     /// Username, instead of the one in the auth-user-pass file or a prompt.
     ///
     /// Answers to auth requests are read from the terminal, or one line per field from
@@ -114,8 +126,22 @@ pub fn check(path: &Path, as_json: bool) -> u8 {
     exit_code::SUCCESS
 }
 
-/// Runs `ferrovpn connect` in the foreground until Ctrl-C or SIGTERM.
-pub async fn run(args: ConnectArgs) -> u8 {
+/// Runs `ferrovpn connect`: through the daemon when one listens on `socket`, else in
+/// this process until Ctrl-C or SIGTERM.
+pub async fn run(args: ConnectArgs, socket: std::path::PathBuf) -> u8 {
+    let daemon_runs = !args.foreground && tokio::net::UnixStream::connect(&socket).await.is_ok();
+    if daemon_runs {
+        return crate::app::connect(
+            &socket,
+            &args.profile,
+            args.name.clone(),
+            args.username.clone(),
+            args.no_wait,
+            args.no_prompt,
+        )
+        .await;
+    }
+
     let loaded = match load_profile(&args.profile, args.json) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -127,7 +153,8 @@ pub async fn run(args: ConnectArgs) -> u8 {
 
     if !has_net_admin() {
         eprintln!(
-            "ferrovpn: connect creates a TUN device and routes, which needs root or CAP_NET_ADMIN; run it with sudo"
+            "ferrovpn: no daemon listens on {}, and running the session in this process needs root or CAP_NET_ADMIN; start the daemon (`systemctl start ferrovpn`) or run with sudo",
+            socket.display()
         );
         return exit_code::PERMISSION_DENIED;
     }
@@ -266,7 +293,8 @@ fn has_net_admin() -> bool {
         .is_some_and(|effective| effective & (1 << CAP_NET_ADMIN) != 0)
 }
 
-async fn wait_for_signal() {
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
     let mut terminate =
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(signal) => signal,

@@ -16,6 +16,8 @@ pub const PERMISSION_DENIED: u8 = 6;
 pub const AUTH_NEEDED: u8 = 7;
 /// Ctrl-C or SIGTERM arrived before the tunnel ever came up.
 pub const CANCELLED: u8 = 8;
+/// No daemon answers on the socket.
+pub const DAEMON_UNREACHABLE: u8 = 9;
 
 /// The table shown at the end of `--help`.
 pub const HELP: &str = "\
@@ -28,4 +30,5 @@ Exit codes:
   5  connection failed
   6  permission denied (run as root)
   7  an answer is needed but --no-prompt was given or input ended
-  8  cancelled before the tunnel came up";
+  8  cancelled before the tunnel came up
+  9  the daemon is unreachable";

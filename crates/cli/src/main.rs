@@ -1,7 +1,9 @@
 //! `ferrovpn`: connect to OpenVPN servers from the command line.
 
 mod answer;
+mod app;
 mod connect;
+mod daemon;
 mod exit_code;
 mod logging;
 mod progress;
@@ -20,6 +22,10 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    /// Socket of the ferrovpn daemon (default /run/ferrovpn/ferrovpn.sock, or $FERROVPN_SOCKET).
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+
     /// The command to run.
     #[command(subcommand)]
     command: Command,
@@ -29,6 +35,41 @@ struct Cli {
 enum Command {
     /// Connect with an .ovpn profile and stay connected until Ctrl-C or SIGTERM (needs root).
     Connect(connect::ConnectArgs),
+    /// Run the provider as a root service that holds sessions for local users.
+    Daemon,
+    /// List the pending auth requests of your sessions and answer them.
+    Auth(app::AuthArgs),
+    /// Show one session, or all of them.
+    Status {
+        /// Session name; all sessions when left out.
+        session: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the daemon's sessions.
+    Sessions {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disconnect a session, or all of yours with --all.
+    Disconnect {
+        /// Session name.
+        #[arg(required_unless_present = "all")]
+        session: Option<String>,
+        /// Disconnect every session you may disconnect.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show recent log lines of a session.
+    Logs {
+        /// Session name.
+        session: String,
+        /// Number of lines.
+        #[arg(long, default_value_t = 50)]
+        lines: u32,
+    },
     /// Parse an .ovpn profile and report warnings and errors without connecting.
     Check {
         /// Path of the .ovpn profile.
@@ -55,9 +96,18 @@ fn main() -> ExitCode {
         }
     };
 
+    let socket = cli.socket.unwrap_or_else(ferrovpn_ipc::default_socket_path);
     let code = match cli.command {
-        Command::Connect(args) => runtime.block_on(connect::run(args)),
+        Command::Connect(args) => runtime.block_on(connect::run(args, socket)),
         Command::Check { profile, json } => connect::check(&profile, json),
+        Command::Daemon => runtime.block_on(daemon::run(socket)),
+        Command::Auth(args) => runtime.block_on(app::auth(&socket, args)),
+        Command::Status { session, json } => runtime.block_on(app::status(&socket, session, json)),
+        Command::Sessions { json } => runtime.block_on(app::status(&socket, None, json)),
+        Command::Disconnect { session, all } => {
+            runtime.block_on(app::disconnect(&socket, session, all))
+        }
+        Command::Logs { session, lines } => runtime.block_on(app::logs(&socket, session, lines)),
     };
     // A prompt may still block on the terminal; do not wait for it, and give the
     // terminal its echo back.
