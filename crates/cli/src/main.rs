@@ -1,5 +1,6 @@
 //! `ferrovpn`: connect to OpenVPN servers from the command line.
 
+mod agent;
 mod answer;
 mod app;
 mod connect;
@@ -39,6 +40,8 @@ enum Command {
     Daemon,
     /// List the pending auth requests of your sessions and answer them.
     Auth(app::AuthArgs),
+    /// Show auth requests of your sessions as desktop notifications and answer them from there.
+    Agent(agent::AgentArgs),
     /// Show one session, or all of them.
     Status {
         /// Session name; all sessions when left out.
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Check { profile, json } => connect::check(&profile, json),
         Command::Daemon => runtime.block_on(daemon::run(socket)),
         Command::Auth(args) => runtime.block_on(app::auth(&socket, args)),
+        Command::Agent(args) => runtime.block_on(agent::run(socket, args)),
         Command::Status { session, json } => runtime.block_on(app::status(&socket, session, json)),
         Command::Sessions { json } => runtime.block_on(app::status(&socket, None, json)),
         Command::Disconnect { session, all } => {
