@@ -34,7 +34,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Connect with an .ovpn profile and stay connected until Ctrl-C or SIGTERM (needs root).
+    /// Connect with an .ovpn profile: through the daemon when one runs, else in this process as root.
     Connect(connect::ConnectArgs),
     /// Run the provider as a root service that holds sessions for local users.
     Daemon,
@@ -73,6 +73,11 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         lines: u32,
     },
+    /// Print a shell completion script, for example `ferrovpn completions bash > /etc/bash_completion.d/ferrovpn`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Parse an .ovpn profile and report warnings and errors without connecting.
     Check {
         /// Path of the .ovpn profile.
@@ -104,6 +109,11 @@ fn main() -> ExitCode {
         Command::Connect(args) => runtime.block_on(connect::run(args, socket)),
         Command::Check { profile, json } => connect::check(&profile, json),
         Command::Daemon => runtime.block_on(daemon::run(socket)),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "ferrovpn", &mut std::io::stdout());
+            exit_code::SUCCESS
+        }
         Command::Auth(args) => runtime.block_on(app::auth(&socket, args)),
         Command::Agent(args) => runtime.block_on(agent::run(socket, args)),
         Command::Status { session, json } => runtime.block_on(app::status(&socket, session, json)),
