@@ -15,8 +15,9 @@ const DEFAULT_DATABASE: &str = "/var/lib/ferrovpn-authd/users.db";
 /// TOTP second factor for a stock OpenVPN 2.6 server, through its management interface.
 ///
 /// The server needs `management <socket> unix` (or `management 127.0.0.1 <port>
-/// <password-file>`) and `management-client-auth`; with `auth-gen-token <lifetime>
-/// external-auth` clients are not asked for a new code on every renegotiation.
+/// <password-file>`) and `management-client-auth`. Add `auth-gen-token <lifetime>
+/// external-auth` too, because without a token every renegotiation (`reneg-sec`, 3600 s
+/// by default) needs a new code.
 #[derive(Debug, Parser)]
 #[command(name = "ferrovpn-authd", version)]
 pub struct Cli {

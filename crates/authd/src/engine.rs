@@ -41,7 +41,7 @@ pub struct EngineConfig {
     pub max_failures: u32,
     /// Failure limits per client address.
     pub source_limits: SourceLimits,
-    /// Seconds a client may take to answer a `CR_TEXT` prompt; the server fails it after.
+    /// Seconds a client may take to respond to a `CR_TEXT` prompt, after which the server fails it.
     pub pending_timeout_seconds: u32,
     /// Seconds a CRV1 state id stays valid after the challenge.
     pub crv1_lifetime_seconds: u64,
@@ -71,7 +71,7 @@ enum EngineError {
     Random(getrandom::Error),
 }
 
-/// A client that was sent a `CR_TEXT` prompt and whose answer is awaited.
+/// A client that was sent a `CR_TEXT` prompt and whose response is awaited.
 #[derive(Debug, Clone)]
 struct PendingCrText {
     /// Management key id of the `CONNECT` or `REAUTH`, which the decision must echo.
@@ -145,6 +145,8 @@ pub struct Engine {
     /// Settings.
     config: EngineConfig,
     /// Clients waiting for a `CR_TEXT` response, by client id.
+    // NOTE: clients prompted before an authd restart are not in here, so their
+    // CR_RESPONSE is ignored and the server fails them at the pending timeout.
     pending: HashMap<u64, PendingCrText>,
     /// Failure counts per client address.
     sources: SourceLimiter,
@@ -166,7 +168,7 @@ impl Engine {
         &self.store
     }
 
-    /// Number of clients waiting for a `CR_TEXT` answer.
+    /// Number of clients waiting for a `CR_TEXT` response.
     pub fn pending_clients(&self) -> usize {
         self.pending.len()
     }
@@ -174,7 +176,7 @@ impl Engine {
     /// Decides on one notification at `now` (Unix seconds).
     ///
     /// `CONNECT` and `REAUTH` always get a verdict. `CR_RESPONSE` gets one if the client
-    /// waits for an answer. `DISCONNECT` ends the wait of its client; other events need
+    /// waits for a response. `DISCONNECT` ends the wait of its client, and other events need
     /// nothing.
     pub fn handle(&mut self, notification: &ClientNotification, now: u64) -> Option<Verdict> {
         match &notification.event {
@@ -213,7 +215,7 @@ impl Engine {
         Some(attempt.reject(Reason::IncompleteNotification))
     }
 
-    /// Forgets the clients waiting for an answer, whose client ids mean nothing on a new
+    /// Forgets the clients waiting for a response, whose client ids mean nothing on a new
     /// management connection.
     pub fn forget_clients(&mut self) {
         self.pending.clear();
@@ -417,11 +419,11 @@ impl Engine {
         })
     }
 
-    /// Checks the answer to a `CR_TEXT` prompt.
+    /// Checks the response to a `CR_TEXT` prompt.
     ///
     /// The waiting client is found by CID alone, because OpenVPN 2.6 `push.c` writes the
     /// wire `key_id` into the KID field of `CR_RESPONSE`. The decision echoes the KID of
-    /// the `CONNECT`. An answer from a client that waits for none gets no verdict,
+    /// the `CONNECT`. A response from a client that waits for none gets no verdict,
     /// because OpenVPN passes on every `CR_RESPONSE`, late and repeated ones too.
     fn check_cr_response(
         &mut self,

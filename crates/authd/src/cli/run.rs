@@ -28,7 +28,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = EngineConfig::default().max_failures, value_name = "COUNT")]
     max_failures: u32,
 
-    /// Seconds a client gets to answer a CR_TEXT prompt.
+    /// Seconds a client gets to respond to a CR_TEXT prompt.
     #[arg(
         long,
         default_value_t = EngineConfig::default().pending_timeout_seconds,
