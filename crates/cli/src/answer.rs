@@ -5,7 +5,7 @@ use std::io::{self, IsTerminal};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use ferrovpn_protocol::auth_request::{AuthAnswer, AuthRequest, AuthRequestKind};
+use ferrovpn_protocol::auth_request::{AnswerError, AuthAnswer, AuthRequest, AuthRequestKind};
 use ferrovpn_provider::{AnswerMessage, AnswerSender};
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
@@ -59,6 +59,9 @@ impl AnswerSource {
     }
 }
 
+/// Times a rejected answer is asked for again on the terminal.
+const PROMPT_ATTEMPTS: usize = 3;
+
 /// Seconds until `expires_at`, if set and still ahead.
 pub fn seconds_left(expires_at: Option<SystemTime>) -> Option<u64> {
     expires_at
@@ -77,30 +80,40 @@ pub fn answer_request(request: AuthRequest, source: AnswerSource, answers: Answe
         return true;
     }
 
-    let answer = match read_answer(&request, &source) {
-        Ok(answer) => answer,
-        Err(error) => {
-            eprintln!(
-                "ferrovpn: cannot read the answer to auth request {}: {error}",
-                request.id
-            );
-            return false;
-        }
-    };
+    // An answer the provider rejects (empty, too long) is asked for again, a few times.
+    for _ in 0..PROMPT_ATTEMPTS {
+        let answer = match read_answer(&request, &source) {
+            Ok(answer) => answer,
+            Err(error) => {
+                eprintln!(
+                    "ferrovpn: cannot read the answer to auth request {}: {error}",
+                    request.id
+                );
+                return false;
+            }
+        };
 
-    let (reply, verdict) = oneshot::channel();
-    if answers
-        .send(AnswerMessage {
-            id: request.id,
-            answer,
-            reply,
-        })
-        .is_err()
-    {
-        return true;
-    }
-    if let Ok(Err(error)) = verdict.blocking_recv() {
-        eprintln!("ferrovpn: {error}");
+        let (reply, verdict) = oneshot::channel();
+        if answers
+            .send(AnswerMessage {
+                id: request.id,
+                answer,
+                reply,
+            })
+            .is_err()
+        {
+            return true;
+        }
+        match verdict.blocking_recv() {
+            Ok(Err(error @ (AnswerError::Empty(_) | AnswerError::TooLong { .. }))) => {
+                eprintln!("ferrovpn: {error}");
+            }
+            Ok(Err(error)) => {
+                eprintln!("ferrovpn: {error}");
+                return true;
+            }
+            _ => return true,
+        }
     }
     true
 }

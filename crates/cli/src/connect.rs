@@ -4,11 +4,15 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use ferrovpn_profile::{Loaded, Profile};
-use ferrovpn_provider::{answer_channel, ProviderEvent, SessionError, SessionOptions};
+use ferrovpn_protocol::auth_request::AuthRequestId;
+use ferrovpn_provider::{
+    answer_channel, AnswerMessage, ProviderEvent, SessionError, SessionOptions,
+};
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::answer::{self, AnswerSource};
+use crate::answer_lines::{self, Input, LineDispatcher};
 use crate::{exit_code, progress};
 
 /// Options of `ferrovpn connect`.
@@ -190,36 +194,83 @@ pub async fn run(args: ConnectArgs, socket: std::path::PathBuf) -> u8 {
         Some(answers_tx)
     };
     let source = AnswerSource::detect();
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
     // A prompt that cannot be answered (standard input ended) makes the printer drop its
     // sender, so the provider learns that nobody can answer and the command exits with 7.
     let (unanswerable_tx, mut unanswerable_rx) = mpsc::unbounded_channel::<()>();
+    let (rejected_tx, mut rejected_rx) = mpsc::unbounded_channel::<AuthRequestId>();
+    let mut lines = (!terminal && answers.is_some()).then(answer_lines::spawn_reader);
     let printer = tokio::spawn(async move {
         let mut answers = answers;
+        let mut dispatcher = LineDispatcher::default();
         loop {
             let event = tokio::select! {
                 event = events_rx.recv() => match event {
-                    Some(event) => event,
+                    Some(event) => Some(event),
                     None => break,
                 },
                 Some(()) = unanswerable_rx.recv() => {
                     answers = None;
-                    continue;
+                    None
+                }
+                Some(id) = rejected_rx.recv() => {
+                    dispatcher.answer_rejected(id);
+                    None
+                }
+                Some(input) = next_input(&mut lines) => {
+                    dispatcher.input(input);
+                    None
                 }
             };
-            if !matches!(event, ProviderEvent::Disconnected { .. }) || as_json {
-                progress::print(&event, as_json);
+
+            if let Some(event) = event {
+                if !matches!(event, ProviderEvent::Disconnected { .. }) || as_json {
+                    progress::print(&event, as_json);
+                }
+                match &event {
+                    ProviderEvent::Connected { .. } => {
+                        connected_tx.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    ProviderEvent::AuthRequested(request) if terminal => {
+                        if let Some(answers) = &answers {
+                            let (request, source, answers) =
+                                (request.clone(), source.clone(), answers.clone());
+                            let unanswerable = unanswerable_tx.clone();
+                            tokio::task::spawn_blocking(move || {
+                                if !answer::answer_request(request, source, answers) {
+                                    let _ = unanswerable.send(());
+                                }
+                            });
+                        }
+                    }
+                    ProviderEvent::AuthRequested(request) => dispatcher.request_added(request),
+                    ProviderEvent::AuthRequestClosed { id, .. } => dispatcher.request_closed(*id),
+                    _ => {}
+                }
             }
-            if matches!(event, ProviderEvent::Connected { .. }) {
-                connected_tx.store(true, std::sync::atomic::Ordering::Relaxed);
+
+            if terminal {
+                continue;
             }
-            if let (ProviderEvent::AuthRequested(request), Some(answers)) = (&event, &answers) {
-                let (request, source, answers) = (request.clone(), source.clone(), answers.clone());
-                let unanswerable = unanswerable_tx.clone();
-                tokio::task::spawn_blocking(move || {
-                    if !answer::answer_request(request, source, answers) {
-                        let _ = unanswerable.send(());
+            let Some(sender) = &answers else {
+                continue;
+            };
+            while let Some((id, answer)) = dispatcher.take_answer() {
+                let (reply, verdict) = oneshot::channel();
+                if sender.send(AnswerMessage { id, answer, reply }).is_err() {
+                    break;
+                }
+                let rejected = rejected_tx.clone();
+                tokio::spawn(async move {
+                    if let Ok(Err(error)) = verdict.await {
+                        eprintln!("ferrovpn: {error}; waiting for another line");
+                        let _ = rejected.send(id);
                     }
                 });
+            }
+            if dispatcher.is_stuck() {
+                eprintln!("ferrovpn: standard input ended before the answer");
+                answers = None;
             }
         }
     });
@@ -291,6 +342,14 @@ fn has_net_admin() -> bool {
         .find_map(|line| line.strip_prefix("CapEff:"))
         .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         .is_some_and(|effective| effective & (1 << CAP_NET_ADMIN) != 0)
+}
+
+/// Waits for the next standard input line, or forever when lines are not read.
+async fn next_input(lines: &mut Option<mpsc::UnboundedReceiver<Input>>) -> Option<Input> {
+    match lines {
+        Some(lines) => lines.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -2,6 +2,7 @@
 
 mod agent;
 mod answer;
+mod answer_lines;
 mod app;
 mod connect;
 mod daemon;

@@ -193,7 +193,22 @@ pub enum AnswerError {
     /// The answer is empty while a response is required.
     #[error("auth request {0} needs a non-empty answer")]
     Empty(AuthRequestId),
+    /// The answer is longer than the server can receive.
+    #[error("the answer to auth request {id} has {len} bytes; the server accepts at most {max}")]
+    TooLong {
+        /// The request.
+        id: AuthRequestId,
+        /// Length of the answer in bytes.
+        len: usize,
+        /// Largest length accepted.
+        max: usize,
+    },
 }
+
+/// Longest challenge response sent, in bytes. A `CR_RESPONSE` must fit the 2048-byte
+/// buffer an OpenVPN 2.6 server reads a control message into after base64 encoding, and a
+/// CRV1 answer goes into the password field, so 1024 bytes leaves room for both.
+pub const MAX_RESPONSE_LEN: usize = 1024;
 
 #[cfg(test)]
 mod tests {

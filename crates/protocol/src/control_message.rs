@@ -240,6 +240,25 @@ fn trim_line_end(mut message: &[u8]) -> &[u8] {
 }
 
 fn decode_message(message: &[u8]) -> Result<String, ControlMessageError> {
+    // Messages that end or redirect the session must never be lost to a stray byte: like
+    // OpenVPN 2.x, replace control characters and invalid UTF-8 and act on the message.
+    if [&b"AUTH_FAILED"[..], b"RESTART", b"HALT"]
+        .iter()
+        .any(|name| message.starts_with(name))
+    {
+        let text = String::from_utf8_lossy(message);
+        return Ok(text
+            .chars()
+            .map(|character| {
+                if character.is_control() {
+                    ' '
+                } else {
+                    character
+                }
+            })
+            .collect());
+    }
+
     let Ok(text) = std::str::from_utf8(message) else {
         return Err(ControlMessageError::InvalidUtf8 {
             name: quoted_name(&String::from_utf8_lossy(message)),

@@ -57,6 +57,8 @@ pub enum CloseReason {
     PingRestart,
     /// The initial key exchange or `PUSH_REPLY` did not finish within `hand-window`.
     HandshakeTimeout,
+    /// The server stopped answering while the client waited for its configuration.
+    ServerSilent,
     /// The server asked the client to reconnect (`RESTART`).
     Restart {
         /// `[P]`: keep cached credentials.
@@ -83,6 +85,7 @@ impl CloseReason {
     pub fn is_retryable(&self) -> bool {
         match self {
             CloseReason::PingRestart
+            | CloseReason::ServerSilent
             | CloseReason::HandshakeTimeout
             | CloseReason::Restart { .. }
             | CloseReason::ServerExit
@@ -103,6 +106,9 @@ impl fmt::Display for CloseReason {
             CloseReason::AuthFailed(failed) => write!(f, "authentication failed: {failed}"),
             CloseReason::PingRestart => {
                 f.write_str("no packet from the server within ping-restart")
+            }
+            CloseReason::ServerSilent => {
+                f.write_str("the server stopped answering while authentication was pending")
             }
             CloseReason::HandshakeTimeout => f.write_str(
                 "key exchange with the server did not finish within hand-window; check the \

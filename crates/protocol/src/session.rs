@@ -355,6 +355,7 @@ impl Session {
         {
             consider(Some(*next_request));
             consider(Some(*deadline));
+            consider(Some(self.last_received + self.config.hand_window));
         }
         if self.is_connected() {
             consider(self.ping.map(|ping| self.last_sent + ping));
@@ -392,6 +393,15 @@ impl Session {
             if now >= *deadline {
                 tracing::warn!("no PUSH_REPLY within the deadline");
                 self.close(CloseReason::HandshakeTimeout);
+                return;
+            }
+            // The server acknowledges every PUSH_REQUEST, also while authentication is
+            // pending, so a silent server is gone (restarted, or the path broke).
+            if now >= self.last_received + self.config.hand_window {
+                tracing::warn!(
+                    "the server stopped answering while the client waited for PUSH_REPLY"
+                );
+                self.close(CloseReason::ServerSilent);
                 return;
             }
             if now >= *next_request {

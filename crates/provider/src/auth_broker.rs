@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ferrovpn_protocol::auth_request::{
     AnswerError, AskReason, AuthAnswer, AuthRequest, AuthRequestId, AuthRequestKind,
-    AuthRequestOutcome,
+    AuthRequestOutcome, MAX_RESPONSE_LEN,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -267,6 +267,13 @@ impl AuthBroker {
             ) => {
                 if pending.request.response_required && response.is_empty() {
                     return Err(AnswerError::Empty(id));
+                }
+                if response.len() > MAX_RESPONSE_LEN {
+                    return Err(AnswerError::TooLong {
+                        id,
+                        len: response.len(),
+                        max: MAX_RESPONSE_LEN,
+                    });
                 }
             }
             (AuthRequestKind::WebAuth { .. }, AuthAnswer::Acknowledge) => {}

@@ -28,6 +28,14 @@ pub const DEFAULT_MAX_AUTH_ATTEMPTS: u32 = 3;
 /// `AUTH_FAILED,TEMP` retries before the session gives up.
 const MAX_TEMP_FAILURES: u32 = 5;
 
+/// CRV1 challenges in a row before the session gives up, so a server that keeps
+/// asking (a long chain, or a challenge nobody can answer) cannot loop the client.
+const MAX_CRV1_ROUNDS: u32 = 10;
+
+/// Wait before answering a CRV1 challenge that needs no response, so repeated ones
+/// are not sent back to back.
+const CRV1_NO_RESPONSE_DELAY: Duration = Duration::from_secs(1);
+
 /// Wait after `AUTH_FAILED,TEMP` when the server names no backoff.
 const DEFAULT_TEMP_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -55,6 +63,12 @@ pub struct AuthState {
     username: Option<String>,
     /// Cached password.
     password: Option<Zeroizing<String>>,
+    /// Password from the profile's auth-user-pass file, read again under `auth-nocache`.
+    file_password: Option<Zeroizing<String>>,
+    /// Text of the last CRV1 challenge, to tell a repeated question from a next step.
+    last_crv1_text: Option<String>,
+    /// CRV1 challenges since the last connection.
+    crv1_rounds: u32,
     /// The password came from a person, who may type it again when it is wrong.
     password_typed: bool,
     /// The server's auth-token, kept in memory only.
@@ -85,6 +99,9 @@ impl AuthState {
             no_cache: profile.auth_nocache,
             username: username.or_else(|| from_profile.and_then(|auth| auth.username.clone())),
             password: from_profile.and_then(|auth| auth.password.clone()),
+            file_password: from_profile.and_then(|auth| auth.password.clone()),
+            last_crv1_text: None,
+            crv1_rounds: 0,
             password_typed: false,
             token: None,
             token_username: None,
@@ -105,6 +122,8 @@ impl AuthState {
     /// Resets the failure counters once a connection succeeded.
     pub fn connected(&mut self) {
         self.rejected = 0;
+        self.crv1_rounds = 0;
+        self.last_crv1_text = None;
         self.temp_failures = 0;
         self.reason = AskReason::Initial;
     }
@@ -143,6 +162,10 @@ impl AuthState {
         }
         if !self.needs_credentials {
             return Ok(None);
+        }
+        if self.password.is_none() && !self.password_typed {
+            // Under auth-nocache the password is dropped after each use; a file holds it again.
+            self.password = self.file_password.clone();
         }
 
         if self.username.is_none() || (self.password.is_none() && self.static_challenge.is_none()) {
@@ -264,7 +287,29 @@ impl AuthState {
                 ))
             }
         };
-        let reason = if self.used_one_time {
+        self.crv1_rounds += 1;
+        if self.crv1_rounds > MAX_CRV1_ROUNDS {
+            return AuthDecision::Fail(format!(
+                "the server sent {MAX_CRV1_ROUNDS} CRV1 challenges in a row; giving up"
+            ));
+        }
+        // The same question after an answer means the answer was wrong; a different one
+        // is the next step of a chain.
+        let repeated =
+            self.used_one_time && self.last_crv1_text.as_deref() == Some(challenge.text.as_str());
+        self.last_crv1_text = Some(challenge.text.clone());
+        let reason = if repeated {
+            self.rejected += 1;
+            if self.rejected >= self.max_attempts {
+                return AuthDecision::Fail(format!(
+                    "the server rejected {} answers to its challenge \"{}\"",
+                    self.rejected, challenge.text
+                ));
+            }
+            AskReason::Rejected {
+                server_reason: "the server asked the same question again".to_owned(),
+            }
+        } else if self.used_one_time {
             AskReason::NextStep
         } else {
             self.reason.clone()
@@ -300,7 +345,11 @@ impl AuthState {
         };
 
         self.one_time = Some(Credentials { username, password });
-        AuthDecision::Retry(Duration::ZERO)
+        if challenge.response_required {
+            AuthDecision::Retry(Duration::ZERO)
+        } else {
+            AuthDecision::Retry(CRV1_NO_RESPONSE_DELAY)
+        }
     }
 
     async fn ask_credentials(
@@ -481,7 +530,7 @@ mod tests {
         let decision = state
             .handle_auth_failed(failed, false, &mut broker, &mut shutdown)
             .await;
-        assert!(matches!(decision, AuthDecision::Retry(delay) if delay.is_zero()));
+        assert!(matches!(decision, AuthDecision::Retry(delay) if delay == CRV1_NO_RESPONSE_DELAY));
         assert!(
             !broker.has_pending(),
             "a request was raised for a challenge without R"
