@@ -249,7 +249,7 @@ impl KeyState {
         for message in control_message::split_messages(&complete) {
             match message {
                 Ok(text) => messages.push(text),
-                // OpenVPN 2.6 also drops only the one malformed message.
+                // Only the malformed message is dropped; the others in the record still count.
                 Err(error) => {
                     tracing::warn!(key_id = self.key_id.0, %error, "dropping malformed control message")
                 }
