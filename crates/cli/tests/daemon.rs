@@ -329,3 +329,33 @@ fn other_user_cannot_touch_session() {
         "TUN device left behind"
     );
 }
+
+#[test]
+fn profile_read_with_requesting_user_permissions() {
+    let (testbed, _config, _server, _authenticator, profile) =
+        setup("dprofile", AuthPolicy::CrText);
+    let daemon = Daemon::start(&testbed);
+    // Only root may read the profile; the daemon must not read it for nobody.
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o600))
+        .expect("chmod profile");
+
+    let output = daemon.app(&["connect", "--no-wait", profile.to_str().unwrap()], true);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "connect as nobody: {}",
+        text(&output)
+    );
+    assert!(
+        stderr.contains("Permission denied"),
+        "error names the cause: {stderr}"
+    );
+
+    let status = daemon.app(&["sessions", "--json"], false);
+    assert!(
+        !String::from_utf8_lossy(&status.stdout).contains("\"work\""),
+        "a session started: {}",
+        text(&status)
+    );
+}
