@@ -359,3 +359,66 @@ fn profile_read_with_requesting_user_permissions() {
         text(&status)
     );
 }
+
+#[test]
+fn inline_profile_files_read_as_user() {
+    let (testbed, _config, _server, _authenticator, profile) = setup("dinline", AuthPolicy::CrText);
+    let daemon = Daemon::start(&testbed);
+    // A root-only key, named by an inline profile that nobody sends.
+    let key = testbed.dir().join("root-only.key");
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let original = std::fs::read_to_string(&profile).unwrap();
+    let start = original.find("<key>").expect("inline key block");
+    let end = original.find("</key>").expect("end of the key block") + "</key>".len();
+    let inline = format!(
+        "{}key {}\n{}",
+        &original[..start],
+        key.display(),
+        &original[end..]
+    );
+
+    let script = format!(
+        r#"
+import json, socket, struct
+s = socket.socket(socket.AF_UNIX)
+s.connect({socket:?})
+body = json.dumps({{"version": 1, "id": 1, "request": {{"type": "connect", "name": "stolen", "profile": {{"contents": {{"name": "stolen", "text": {text:?}}}}}}}}}).encode()
+s.sendall(struct.pack(">I", len(body)) + body)
+length = struct.unpack(">I", s.recv(4))[0]
+data = b""
+while len(data) < length:
+    data += s.recv(length - len(data))
+print(data.decode())
+"#,
+        socket = daemon.socket.to_string_lossy(),
+        text = inline,
+    );
+    let output = Command::new("setpriv")
+        .args([
+            "--reuid",
+            &NOBODY.to_string(),
+            "--regid",
+            &NOBODY.to_string(),
+            "--clear-groups",
+        ])
+        .args(["/usr/bin/python3", "-c", &script])
+        .output()
+        .expect("run python3 as nobody");
+    let response = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        response.contains("Permission denied"),
+        "response: {response}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sessions = daemon.app(&["sessions", "--json"], false);
+    assert!(
+        !String::from_utf8_lossy(&sessions.stdout).contains("stolen"),
+        "a session started: {}",
+        text(&sessions)
+    );
+}

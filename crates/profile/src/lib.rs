@@ -16,6 +16,7 @@ mod connection;
 mod device;
 mod directive;
 mod error;
+mod file;
 mod lexer;
 mod material;
 mod profile;

@@ -1,6 +1,5 @@
 //! Content of `ca`, `cert`, `key` and the other directives that take a file or an inline block.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -99,7 +98,7 @@ pub(crate) fn read(directive: &Directive, base_dir: Option<&Path>) -> KindResult
     }
 
     let path = resolve_path(&directive.name, arg, base_dir)?;
-    match fs::read(&path) {
+    match crate::file::read_regular_file(&path) {
         Ok(bytes) => Ok(Some(Material {
             bytes: Zeroizing::new(bytes),
             path: Some(path),

@@ -1,7 +1,6 @@
 //! The typed client configuration and the entry points that build it from `.ovpn` text.
 
 use std::fmt;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use ferrovpn_protocol::compression::Compression;
@@ -291,33 +290,13 @@ impl fmt::Debug for Profile {
     }
 }
 
-/// Largest profile file read, in bytes. Real profiles with inline certificates and keys
-/// are a few tens of kilobytes; the bound keeps a device file or a wrong path from
-/// filling memory.
-pub const MAX_PROFILE_LEN: u64 = 4 * 1024 * 1024;
-
 /// Reads a profile file, rejecting anything that is not a regular file of bounded size.
 fn read_profile_text(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-
-    let file = fs::File::open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file; give the path of an .ovpn file",
-        ));
-    }
-    if metadata.len() > MAX_PROFILE_LEN {
-        return Err(std::io::Error::new(
+    let bytes = crate::file::read_regular_file(path)?;
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!(
-                "the file has {} bytes, more than the {MAX_PROFILE_LEN} bytes a profile may have",
-                metadata.len()
-            ),
-        ));
-    }
-    let mut text = String::new();
-    file.take(MAX_PROFILE_LEN + 1).read_to_string(&mut text)?;
-    Ok(text)
+            "the file is not UTF-8 text; give the path of an .ovpn file",
+        )
+    })
 }

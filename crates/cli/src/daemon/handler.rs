@@ -11,14 +11,13 @@ use ferrovpn_ipc::{
     Connection, ErrorKind, Event, PeerCredentials, ProfileSource, Request, Response,
     WireAuthRequest,
 };
-use ferrovpn_profile::Profile;
 use ferrovpn_protocol::auth_request::{AuthAnswer, AuthRequestId};
 use ferrovpn_provider::session_manager::ManagerError;
 use ferrovpn_provider::{ManagedState, ManagerEvent, SessionManager};
 use tokio::net::UnixStream;
 
 use super::convert;
-use super::profile_access::load_as_user;
+use super::profile_access::{load_as_user, parse_as_user};
 
 /// Log lines returned by `logs` when the request asks for more.
 const MAX_LOG_LINES: u32 = 200;
@@ -148,15 +147,17 @@ async fn connect(
                 .file_stem()
                 .map(|stem| stem.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "vpn".to_owned());
-            match load_as_user(path, peer.uid, peer.gid) {
+            match load_as_user(path, peer.uid, peer.gid).await {
                 Ok(loaded) => (loaded, stem),
                 Err(error) => return Response::error(ErrorKind::InvalidRequest, error.to_string()),
             }
         }
-        ProfileSource::Contents { name, text } => match Profile::parse(&text, &name, None) {
-            Ok(loaded) => (loaded, name),
-            Err(error) => return Response::error(ErrorKind::InvalidRequest, error.to_string()),
-        },
+        ProfileSource::Contents { name, text } => {
+            match parse_as_user(text, name.clone(), peer.uid, peer.gid).await {
+                Ok(loaded) => (loaded, name),
+                Err(error) => return Response::error(ErrorKind::InvalidRequest, error.to_string()),
+            }
+        }
     };
     if let Err(error) =
         ferrovpn_provider::client_config::client_config(&loaded.profile, false, None)
@@ -166,7 +167,9 @@ async fn connect(
 
     let name = name.unwrap_or(default_name);
     if let Some(existing) = manager.snapshot(&name) {
-        if !existing.state.is_final() && !may_access(peer, existing.owner_uid) {
+        // A name stays with its owner, also after the session ended, so its history
+        // cannot be replaced by another user.
+        if !may_access(peer, existing.owner_uid) {
             return Response::error(
                 ErrorKind::AlreadyExists,
                 format!("a session named {name:?} already exists; pick another name"),

@@ -24,27 +24,59 @@ pub enum ProfileAccessError {
     Thread(String),
 }
 
+/// Time allowed for reading a profile and the files it names.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Loads the profile at `path` with the file permissions of `uid` and `gid`.
 ///
 /// NOTE: supplementary groups of the user are not applied, so a file readable only
 /// through a secondary group is refused.
-pub fn load_as_user(path: &Path, uid: u32, gid: u32) -> Result<Loaded, ProfileAccessError> {
+pub async fn load_as_user(path: &Path, uid: u32, gid: u32) -> Result<Loaded, ProfileAccessError> {
     if !path.is_absolute() {
         return Err(ProfileAccessError::RelativePath(path.to_path_buf()));
     }
     let path = path.to_path_buf();
+    run_as_user(uid, gid, move || Profile::load(&path)).await?
+}
 
-    let reader = std::thread::spawn(move || {
+/// Parses profile `text` with the file permissions of `uid` and `gid`, so the files it
+/// names (`ca /root/...`) are read as that user would read them.
+pub async fn parse_as_user(
+    text: String,
+    name: String,
+    uid: u32,
+    gid: u32,
+) -> Result<Loaded, ProfileAccessError> {
+    run_as_user(uid, gid, move || Profile::parse(&text, &name, None)).await?
+}
+
+/// Runs `read` on a thread of its own whose filesystem ids are `uid` and `gid`.
+///
+/// The thread is not a runtime worker, and the wait is bounded, so a read that blocks
+/// cannot stall the daemon for other users.
+async fn run_as_user<T: Send + 'static>(
+    uid: u32,
+    gid: u32,
+    read: impl FnOnce() -> Result<T, ProfileError> + Send + 'static,
+) -> Result<Result<T, ProfileAccessError>, ProfileAccessError> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         // SAFETY: setfsuid and setfsgid change only this thread's filesystem ids; the
         // thread ends after reading, so nothing else runs with them.
         unsafe {
             libc::setfsgid(gid);
             libc::setfsuid(uid);
         }
-        Profile::load(&path)
+        let _ = sender.send(read());
     });
-    let loaded = reader
-        .join()
-        .map_err(|_| ProfileAccessError::Thread("the reading thread panicked".to_owned()))??;
-    Ok(loaded)
+    match tokio::time::timeout(READ_TIMEOUT, receiver).await {
+        Ok(Ok(result)) => Ok(result.map_err(ProfileAccessError::from)),
+        Ok(Err(_)) => Err(ProfileAccessError::Thread(
+            "the reading thread failed".to_owned(),
+        )),
+        Err(_) => Err(ProfileAccessError::Thread(format!(
+            "reading the profile took longer than {} s",
+            READ_TIMEOUT.as_secs()
+        ))),
+    }
 }
