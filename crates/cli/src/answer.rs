@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::prompt;
 
-/// Where answers come from.
+/// Source of answers to auth requests.
 #[derive(Clone)]
 pub enum AnswerSource {
     /// Prompts on the controlling terminal, without echo unless the request allows it.

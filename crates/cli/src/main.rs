@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Connect with an .ovpn profile: through the daemon when one runs, else in this process as root.
     Connect(connect::ConnectArgs),
-    /// Run the provider as a root service that holds sessions for local users.
+    /// Run the provider as a root service that keeps sessions for local users.
     Daemon,
     /// List the pending auth requests of your sessions and answer them.
     Auth(app::AuthArgs),

@@ -1,4 +1,4 @@
-//! What a [`Session`](crate::Session) needs to know before it connects.
+//! Settings a [`Session`](crate::Session) needs before it connects.
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub enum Transport {
     Tcp,
 }
 
-/// How control channel packets are protected before TLS.
+/// Protection of control channel packets around TLS.
 #[derive(Clone)]
 pub enum ControlWrap {
     /// No wrapping: plain control packets.
@@ -42,7 +42,7 @@ pub enum ControlWrap {
         key: StaticKey,
         /// `key-direction`, normally 1 on a client.
         direction: Option<KeyDirection>,
-        /// The `auth` digest, SHA1 unless the profile says otherwise.
+        /// The `auth` digest, SHA1 unless the profile sets another.
         digest: Digest,
     },
     /// `tls-crypt`: every control packet is encrypted and authenticated.

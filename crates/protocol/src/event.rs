@@ -19,7 +19,7 @@ pub enum Event {
     },
     /// The key exchange finished and the client asked for its configuration.
     PushRequested,
-    /// The server holds authentication open (`AUTH_PENDING`).
+    /// The server keeps authentication open (`AUTH_PENDING`).
     AuthPending {
         /// The server's `timeout` keyword, if it sent one.
         timeout: Option<Duration>,
@@ -46,7 +46,7 @@ pub enum Event {
     Closed(CloseReason),
 }
 
-/// Why a session ended.
+/// Reason a session ended.
 #[derive(Debug)]
 pub enum CloseReason {
     /// The driver asked to disconnect.

@@ -4,7 +4,7 @@
 //! (`key_id` 0) after the hard reset, and every renegotiation (`key_id` 1..7)
 //! after a soft reset. Each key has independent message packet ids, its own
 //! key method 2 exchange and, once keys are derived, its own data channel
-//! key. This type holds all of that for one `key_id`.
+//! key. This type contains all of that for one `key_id`.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ const CONTROL_PACKET_MAX: usize = 1250;
 /// remote session id (1 + 16 + 8), and the message packet id (4).
 const CONTROL_PACKET_FIXED_OVERHEAD: usize = 48 + 1 + 8 + 25 + 4;
 
-/// Where the key exchange of one key stands.
+/// Progress of the key exchange of one key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyPhase {
     /// Our reset is sent and not yet acknowledged, or the peer's reset has not arrived.
@@ -42,7 +42,7 @@ pub enum KeyPhase {
     Active,
 }
 
-/// Why a key's control channel failed.
+/// Error that ends a key's control channel.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStateError {
     /// rustls rejected the handshake or a record.
